@@ -1,0 +1,55 @@
+"""The application factory: one FastAPI app with every module's router."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine, text
+
+from urbanops import __version__
+from urbanops.areas.api import router as areas_router
+from urbanops.auth.api import router as auth_router
+from urbanops.catalog.api import router as catalog_router
+from urbanops.config import Settings, get_settings
+from urbanops.kit.clock import Clock, SystemClock
+from urbanops.kit.db import make_engine, make_sessionmaker
+from urbanops.kit.errors import ServiceUnavailable
+from urbanops.kit.web import install_problem_handlers
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    app = FastAPI(
+        title="urbanops",
+        version=__version__,
+        description="城管执法指挥平台 — command platform for street-level urban management",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.clock = clock or SystemClock()
+    install_problem_handlers(app)
+
+    @app.get("/health", tags=["system"], operation_id="health")
+    def health() -> dict[str, Any]:
+        """Liveness and database reachability."""
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            raise ServiceUnavailable("database not reachable", code="database_unavailable") from exc
+        return {"status": "ok", "version": __version__, "database": engine.dialect.name}
+
+    app.include_router(auth_router)
+    app.include_router(areas_router)
+    app.include_router(catalog_router)
+    return app

@@ -1,0 +1,1 @@
+"""Areas: district → street → community → unit grid (单元网格), and responsibility grids (责任网格)."""

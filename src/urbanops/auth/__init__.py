@@ -1,0 +1,1 @@
+"""Users, roles with grid scope, sessions, tokens, API keys and the audit trail."""

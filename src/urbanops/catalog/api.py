@@ -1,0 +1,5 @@
+"""REST routes (filled in by its module)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

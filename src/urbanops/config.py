@@ -1,0 +1,51 @@
+"""Settings, read from the environment with the prefix ``URBANOPS_``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-in-production"
+
+Mode = Literal["demo", "dev", "test", "production"]
+TileCRS = Literal["wgs84", "gcj02", "bd09"]
+
+
+class Settings(BaseSettings):
+    """Everything an operator may set; defaults run the one-street demo on SQLite."""
+
+    model_config = SettingsConfigDict(env_prefix="URBANOPS_", env_file=".env", extra="ignore")
+
+    mode: Mode = "dev"
+    database_url: str = "sqlite:///./var/urbanops.db"
+    secret_key: str = DEFAULT_SECRET
+    timezone: str = "Asia/Shanghai"
+    # Working hours of the command centre's handling units, for 工作时 deadlines.
+    working_hours: str = "09:00-12:00,14:00-18:00"
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tile_crs: TileCRS = "wgs84"
+    map_attribution: str = "© OpenStreetMap contributors"
+    evidence_root: Path = Path("./var/evidence")
+    session_max_age_s: int = 12 * 3600
+    api_token_ttl_s: int = 12 * 3600
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.mode not in ("demo", "dev", "test") and self.secret_key == DEFAULT_SECRET:
+            raise ValueError(
+                "URBANOPS_SECRET_KEY is at its default; set a long random value outside demo/dev mode"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

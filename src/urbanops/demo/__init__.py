@@ -1,0 +1,1 @@
+"""The demo street 观湖 (440309001) and, later, its live simulator."""

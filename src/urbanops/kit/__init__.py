@@ -1,0 +1,1 @@
+"""Shared plumbing: database, errors, events, clock and calendar, geometry, pagination."""

@@ -1,0 +1,117 @@
+"""Web plumbing shared by every router: dependencies, and errors answered as problem+json."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from urbanops.config import Settings
+from urbanops.kit.clock import Clock
+from urbanops.kit.errors import PROBLEM_JSON, Problem
+
+log = logging.getLogger(__name__)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request owns the transaction: services flush, the request commits at its end."""
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def problem_response(problem: Problem, request: Request) -> JSONResponse:
+    headers = {}
+    if problem.status == 503:
+        headers["Retry-After"] = "5"
+    return JSONResponse(
+        problem.to_dict(instance=request.url.path),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers or None,
+    )
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Every error leaves as ``application/problem+json`` with a stable ``code``."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors: list[dict[str, Any]] = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        problem = Problem(
+            "The request does not match the expected shape",
+            status=422,
+            code="invalid_input",
+            title="The input is not valid",
+            errors=errors,
+        )
+        return problem_response(problem, request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        problem = Problem(detail, status=exc.status_code, code=code, title=code.replace("_", " "))
+        response = problem_response(problem, request)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        problem = Problem(
+            "The database is not reachable; retry shortly",
+            status=503,
+            code="database_unavailable",
+            title="Service temporarily unavailable",
+        )
+        return problem_response(problem, request)

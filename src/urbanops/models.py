@@ -1,0 +1,8 @@
+"""Imports every module's tables so that ``Base.metadata`` and Alembic see them all."""
+
+from urbanops.areas import models as areas_models
+from urbanops.auth import models as auth_models
+from urbanops.catalog import models as catalog_models
+from urbanops.kit import calendar_models
+
+__all__ = ["areas_models", "auth_models", "calendar_models", "catalog_models"]

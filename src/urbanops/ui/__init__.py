@@ -1,0 +1,1 @@
+"""Console pages and the field and citizen pages."""
