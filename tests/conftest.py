@@ -9,6 +9,7 @@ PostgreSQL fails the run instead of skipping it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -75,18 +76,13 @@ def db_engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:
     """A migrated database of each kind, seeded with the demo street, for the whole session."""
-    if request.param == "sqlite":
-        gen = _sqlite_engine(tmp_path_factory)
-    else:
-        gen = _postgres_engine()
+    gen = _sqlite_engine(tmp_path_factory) if request.param == "sqlite" else _postgres_engine()
     engine = next(gen)
     migrations.upgrade(engine)
     _seed(engine)
     yield engine
-    try:
+    with contextlib.suppress(StopIteration):
         next(gen)
-    except StopIteration:
-        pass
 
 
 def _seed(engine: Engine) -> None:

@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     def _refuse_default_secret(self) -> Settings:
         if self.mode not in ("demo", "dev", "test") and self.secret_key == DEFAULT_SECRET:
             raise ValueError(
-                "URBANOPS_SECRET_KEY is at its default; set a long random value outside demo/dev mode"
+                "URBANOPS_SECRET_KEY is at its default; "
+                "set a long random value outside demo/dev mode"
             )
         return self
 

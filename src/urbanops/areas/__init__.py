@@ -1,1 +1,1 @@
-"""Areas: district → street → community → unit grid (单元网格), and responsibility grids (责任网格)."""
+"""Areas: district → street → community → unit grid (单元网格); responsibility grids (责任网格)."""

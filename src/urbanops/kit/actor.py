@@ -1,4 +1,4 @@
-"""Who is acting: every write records its actor (a person, a device, an integration or the system)."""
+"""Who is acting: every write records its actor (person, device, integration or system)."""
 
 from __future__ import annotations
 
