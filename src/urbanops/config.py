@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me-in-production"
@@ -32,6 +33,23 @@ class Settings(BaseSettings):
     evidence_root: Path = Path("./var/evidence")
     session_max_age_s: int = 12 * 3600
     api_token_ttl_s: int = 12 * 3600
+
+    @field_validator("working_hours")
+    @classmethod
+    def _valid_working_hours(cls, value: str) -> str:
+        from urbanops.kit.calendar import parse_working_hours
+
+        parse_working_hours(value)  # raises a ValueError naming what is wrong
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
