@@ -197,3 +197,40 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     ]
     if skipped:
         session.exitstatus = 1
+
+
+@pytest.fixture
+def auth_headers(db: Session, clock: ManualClock, settings: Settings):  # type: ignore[no-untyped-def]
+    """Factory: ``auth_headers(Role.DISPATCHER, grid_codes=[...])`` → a new user's bearer."""
+    from urbanops.auth import service as auth_service
+    from urbanops.kit.actor import SYSTEM, Role
+
+    def _make(*roles: Role, grid_codes: list[str] | None = None) -> dict[str, str]:
+        names = "-".join(r.value for r in roles) or "norole"
+        machine = [k for k in ("device", "integration") if Role(k) in roles]
+        if machine:  # devices and integrations authenticate with an API key, not a user
+            _, key = auth_service.create_api_key(
+                db,
+                name=f"Test {names}",
+                principal_kind=machine[0],
+                roles=roles,
+                by=SYSTEM,
+                now=clock.now(),
+            )
+            return {"X-API-Key": key}
+        user = auth_service.create_user(
+            db,
+            username=f"t{uuid.uuid4().hex[:10]}-{names}"[:64],
+            password=None,
+            display_name=f"Test {names}",
+            roles=roles,
+            grid_codes=grid_codes or (),
+            by=SYSTEM,
+            now=clock.now(),
+        )
+        token = auth_service.issue_token(
+            db, user=user, now=clock.now(), ttl_s=settings.api_token_ttl_s
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    return _make

@@ -48,6 +48,8 @@ class Actor:
     name: str
     roles: frozenset[Role] = field(default_factory=frozenset)
     grid_scope: frozenset[str] | None = None
+    #: For a device principal: the device it speaks for (e.g. a body camera's serial), if bound.
+    device_ref: str | None = None
 
     @property
     def ref(self) -> str:
