@@ -12,6 +12,7 @@ from urbanops.areas.api import router as areas_router
 from urbanops.auth.api import router as auth_router
 from urbanops.catalog.api import router as catalog_router
 from urbanops.config import Settings, get_settings
+from urbanops.kit.calendar_api import router as calendar_router
 from urbanops.kit.clock import Clock, SystemClock
 from urbanops.kit.db import make_engine, make_sessionmaker
 from urbanops.kit.errors import ServiceUnavailable
@@ -52,4 +53,5 @@ def create_app(
     app.include_router(auth_router)
     app.include_router(areas_router)
     app.include_router(catalog_router)
+    app.include_router(calendar_router)
     return app

@@ -4,5 +4,14 @@ from urbanops.areas import models as areas_models
 from urbanops.auth import models as auth_models
 from urbanops.catalog import models as catalog_models
 from urbanops.kit import calendar_models
+from urbanops.video import models as video_models
+from urbanops.workforce import models as workforce_models
 
-__all__ = ["areas_models", "auth_models", "calendar_models", "catalog_models"]
+__all__ = [
+    "areas_models",
+    "auth_models",
+    "calendar_models",
+    "catalog_models",
+    "video_models",
+    "workforce_models",
+]

@@ -1,0 +1,1 @@
+"""The field force: officers, devices and, later, positions and tracks."""
