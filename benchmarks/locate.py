@@ -39,6 +39,15 @@ def demo_street_grids() -> tuple[Grids, str]:
         return fallback_lattice(), "FALLBACK: urbanops.demo.geometry.build_guanhu() not available"
 
 
+def demo_responsibility_grids() -> Grids:
+    """The demo street's 17 responsibility grids, where the demo is there."""
+    try:
+        geometry: Any = importlib.import_module("urbanops.demo.geometry")
+    except ImportError:
+        return []
+    return [(str(g.code), g.polygon) for g in geometry.build_guanhu().responsibility_grids]
+
+
 def fallback_lattice() -> Grids:
     """About 500 square cells over lon 114.03–114.10, lat 22.70–22.76, clipped to a street shape."""
     boundary = shapely.Polygon(
@@ -84,6 +93,15 @@ def raw_shapely_locate(
     return keys[found]
 
 
+def strtree_locate(tree: shapely.STRtree, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Raw Shapely's best bulk way: one STRtree query of all points; the lowest rank wins."""
+    point_idx, poly_idx = tree.query(shapely.points(x, y), predicate="intersects")
+    found = np.full(x.size, np.iinfo(np.intp).max, dtype=np.intp)
+    np.minimum.at(found, point_idx, poly_idx)
+    found[found == np.iinfo(np.intp).max] = -1
+    return found
+
+
 def measure(name: str, grids: Grids, note: str) -> dict[str, Any]:
     """Time index and reference on the same random points and check their answers agree."""
     grids = sorted(grids, key=lambda kv: kv[0])
@@ -101,6 +119,19 @@ def measure(name: str, grids: Grids, note: str) -> dict[str, Any]:
     index_s, keys = best_of(3, lambda: index.locate_many(x, y))
     mismatch = int(np.count_nonzero(keys[:ref_points] != ref_keys))
     assert mismatch == 0, f"{name}: index disagrees with raw Shapely on {mismatch} points"
+    tree = shapely.STRtree([polygon for _, polygon in grids])
+    tree_s, ranks = best_of(3, lambda: strtree_locate(tree, x, y))
+    assert np.array_equal(ranks, index.locate_ranks(x, y)), f"{name}: STRtree disagrees"
+    emit(
+        f"{name}.vs_strtree",
+        value=POINTS / index_s,
+        reference=POINTS / tree_s,
+        unit="points/s",
+        target=TARGET,
+        grids=len(grids),
+        points=POINTS,
+        note="reference: one bulk STRtree.query(points, predicate='intersects')",
+    )
     return emit(
         name,
         value=POINTS / index_s,
@@ -121,6 +152,13 @@ def main() -> None:
     demo, note = demo_street_grids()
     print(f"# demo grids: {note} ({len(demo)} grids)", flush=True)
     measure("locate.demo_street_1m_points", demo, note)
+    responsibility = demo_responsibility_grids()
+    if responsibility:
+        measure(
+            "locate.demo_17_responsibility_grids_1m_points",
+            responsibility,
+            "the demo's 17 responsibility grids (责任网格); reference runs on all points",
+        )
     measure("locate.synthetic_10k_grids_1m_points", synthetic_lattice(), "100 × 100 jittered quads")
 
 
