@@ -74,8 +74,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+#: Execution option marking a transaction that will write. On SQLite it begins with
+#: ``BEGIN IMMEDIATE``: the write lock is taken up front (waiting up to ``busy_timeout``), so a
+#: transaction that read first can never lose its snapshot to another writer and fail.
+WRITE_OPTIONS: dict[str, Any] = {"urbanops_write": True}
+
+
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    if conn.get_execution_options().get("urbanops_write"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -97,9 +106,9 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+def unit_of_work(factory: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
     """A job's transaction: commit on success, roll back on any error."""
-    session = factory()
+    session = factory(execution_options=WRITE_OPTIONS) if write else factory()
     try:
         yield session
         session.commit()

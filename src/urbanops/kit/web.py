@@ -15,14 +15,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from urbanops.config import Settings
 from urbanops.kit.clock import Clock
+from urbanops.kit.db import WRITE_OPTIONS
 from urbanops.kit.errors import PROBLEM_JSON, Problem
 
 log = logging.getLogger(__name__)
 
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def get_session(request: Request) -> Iterator[Session]:
     """The request owns the transaction: services flush, the request commits at its end."""
-    session: Session = request.app.state.sessionmaker()
+    factory = request.app.state.sessionmaker
+    session: Session = (
+        factory()
+        if request.method in READ_ONLY_METHODS
+        else factory(execution_options=WRITE_OPTIONS)
+    )
     try:
         yield session
         session.commit()
