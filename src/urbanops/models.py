@@ -2,6 +2,8 @@
 
 from urbanops.areas import models as areas_models
 from urbanops.auth import models as auth_models
+from urbanops.cases import models as cases_models
+from urbanops.catalog import channel_models
 from urbanops.catalog import models as catalog_models
 from urbanops.kit import calendar_models
 from urbanops.video import models as video_models
@@ -11,7 +13,9 @@ __all__ = [
     "areas_models",
     "auth_models",
     "calendar_models",
+    "cases_models",
     "catalog_models",
+    "channel_models",
     "video_models",
     "workforce_models",
 ]
