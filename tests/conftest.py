@@ -121,7 +121,12 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(mode="test", database_url="sqlite://", evidence_root=tmp_path / "evidence")
+    return Settings(
+        mode="test",
+        database_url="sqlite://",
+        evidence_root=tmp_path / "evidence",
+        sweeper_interval_s=0,  # tests run sweeps explicitly on the moved clock
+    )
 
 
 @pytest.fixture

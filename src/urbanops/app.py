@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -10,12 +12,17 @@ from sqlalchemy import Engine, text
 from urbanops import __version__
 from urbanops.areas.api import router as areas_router
 from urbanops.auth.api import router as auth_router
+from urbanops.cases.api import router as cases_router
+from urbanops.cases.evidence_api import router as evidence_router
+from urbanops.cases.tasks import sweep_job
 from urbanops.catalog.api import router as catalog_router
+from urbanops.catalog.channel_api import router as channel_router
 from urbanops.config import Settings, get_settings
 from urbanops.kit.calendar_api import router as calendar_router
 from urbanops.kit.clock import Clock, SystemClock
 from urbanops.kit.db import make_engine, make_sessionmaker
 from urbanops.kit.errors import ServiceUnavailable
+from urbanops.kit.jobs import PeriodicRunner
 from urbanops.kit.web import install_problem_handlers
 
 
@@ -27,17 +34,33 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.jobs.start()  # periodic jobs run while the app serves (interval 0: never)
+        try:
+            yield
+        finally:
+            app.state.jobs.stop()
+
     app = FastAPI(
         title="urbanops",
         version=__version__,
         description="城管执法指挥平台 — command platform for street-level urban management",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.clock = clock or SystemClock()
+    app.state.jobs = PeriodicRunner(
+        factory=app.state.sessionmaker,
+        clock=app.state.clock,
+        interval_s=settings.sweeper_interval_s,
+    )
+    app.state.jobs.add("sweep_deadlines", sweep_job)
     install_problem_handlers(app)
 
     @app.get("/health", tags=["system"], operation_id="health")
@@ -53,5 +76,8 @@ def create_app(
     app.include_router(auth_router)
     app.include_router(areas_router)
     app.include_router(catalog_router)
+    app.include_router(channel_router)
     app.include_router(calendar_router)
+    app.include_router(cases_router)
+    app.include_router(evidence_router)
     return app

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me-in-production"
@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     evidence_root: Path = Path("./var/evidence")
     session_max_age_s: int = 12 * 3600
     api_token_ttl_s: int = 12 * 3600
+    # Seconds between passes of the periodic jobs (the deadline sweeper); 0 disables them.
+    sweeper_interval_s: float = Field(default=30.0, ge=0)
 
     @field_validator("working_hours")
     @classmethod

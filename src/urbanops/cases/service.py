@@ -1,0 +1,741 @@
+"""Business operations of the case registry (案件登记): the only code that changes a case.
+
+Services flush and never commit; the request (or job) commits. Contract used by the API:
+
+- ``report(session, *, data, by, now) -> ReportResult``: locate → classify → idempotency →
+  duplicates → store (``created=False`` for a repeated idempotency key; ``merged=True`` when the
+  report joined an open case of the same matter nearby).
+- ``act(session, *, case_id, action, by, now, reason, note, officer_id, expected_version, data)``:
+  one transition of ``workflow.TRANSITIONS``; a lost race or a stale ``expected_version`` → 409
+  ``concurrent_update`` with the current state and version.
+- ``get_case``, ``get_by_number``, ``list_cases``, ``reclassify``, ``merge``, ``light_of``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from urbanops.areas.schemas import LocationOut
+from urbanops.areas.service import locate
+from urbanops.auth.models import User
+from urbanops.auth.service import user_roles
+from urbanops.cases import deadlines, duplicates, numbering, timeline, workflow
+from urbanops.cases.events import (
+    CaseAccepted,
+    CaseChecked,
+    CaseClosed,
+    CaseDispatched,
+    CaseEvent,
+    CaseHandled,
+    CaseRegistered,
+    CaseReported,
+    CaseReturned,
+)
+from urbanops.cases.models import Case, CaseReport, CaseState, Light, Stage
+from urbanops.cases.schemas import CaseFilter, ReportIn
+from urbanops.catalog import channels
+from urbanops.catalog.channel_models import Channel
+from urbanops.catalog.models import CaseStandard
+from urbanops.catalog.service import get_entry, standard_for
+from urbanops.config import get_settings
+from urbanops.kit.actor import Actor, Role
+from urbanops.kit.calendar import WorkingCalendar, load_calendar
+from urbanops.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from urbanops.kit.events import publish
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+OFFICER_ROLES = frozenset({Role.GRID_OFFICER, Role.SQUAD_LEADER})
+EDITOR_ROLES = frozenset({Role.OPERATOR, Role.SHIFT_LEADER, Role.ADMIN})
+#: The clock that runs while a case waits in a state (a return lands there again).
+STAGE_OF_STATE: dict[CaseState, Stage] = {
+    CaseState.REGISTERED: Stage.DISPATCH,
+    CaseState.DISPATCHED: Stage.RESPOND,
+    CaseState.ACCEPTED: Stage.HANDLE,
+    CaseState.HANDLED: Stage.CHECK,
+    CaseState.CHECKED: Stage.CLOSE,
+}
+STAMP_OF_ACTION = {
+    "verify": "verified_at",
+    "register": "registered_at",
+    "dispatch": "dispatched_at",
+    "redispatch": "dispatched_at",
+    "rework": "dispatched_at",
+    "accept": "accepted_at",
+    "handle": "handled_at",
+    "check": "checked_at",
+    "close": "closed_at",
+    "contact": "contacted_at",
+}
+SORTABLE = frozenset(
+    {"reported_at", "due_at", "number", "state", "updated_at", "matter_code", "id", "channel"}
+)
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What ``report`` did: the case, the stored report, a new case or not, merged or not."""
+
+    case: Case
+    report: CaseReport
+    created: bool
+    merged: bool
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def get_case(session: Session, *, case_id: int) -> Case:
+    """The case with ``case_id``, or 404."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"No case with id {case_id}", code="case_not_found")
+    return case
+
+
+def get_by_number(session: Session, *, number: str) -> Case:
+    """The case numbered ``number`` (案件编号), or 404."""
+    case = session.scalars(select(Case).where(Case.number == number)).first()
+    if case is None:
+        raise NotFound(f"No case numbered {number}", code="case_not_found")
+    return case
+
+
+def light_of(case: Case, now: datetime, calendar: WorkingCalendar | None = None) -> Light:
+    """The case's status light at ``now`` (the calendar is already in its deadlines)."""
+    return deadlines.light_of(case, now)
+
+
+def calendar_of(session: Session, calendar: WorkingCalendar | None = None) -> WorkingCalendar:
+    """``calendar``, or the configured working calendar with its overrides."""
+    return calendar if calendar is not None else load_calendar(session, get_settings())
+
+
+# --- report (上报) --------------------------------------------------------------------------------
+
+
+def report(
+    session: Session,
+    *,
+    data: ReportIn,
+    by: Actor,
+    now: datetime,
+    calendar: WorkingCalendar | None = None,
+) -> ReportResult:
+    """Take one report from any channel: the same case for a repeated key, a merge or a new case."""
+    repeated = _repeated(session, data.idempotency_key)
+    if repeated is not None:
+        return repeated
+    channel = _channel(session, data)
+    standard = _standard(session, data.matter_code)
+    where = locate(session, lon=data.lon, lat=data.lat, crs=data.crs)
+    reported_at = _reported_at(data, now)
+    try:
+        with session.begin_nested():
+            return _store(session, data, channel, standard, where, reported_at, by, now, calendar)
+    except IntegrityError:
+        repeated = _repeated(session, data.idempotency_key)
+        if repeated is None:
+            raise
+        return repeated
+
+
+def _repeated(session: Session, key: str | None) -> ReportResult | None:
+    """The earlier result of a report with this idempotency key, if any."""
+    if key is None:
+        return None
+    found = session.scalars(select(CaseReport).where(CaseReport.idempotency_key == key)).first()
+    if found is None:
+        return None
+    return ReportResult(get_case(session, case_id=found.case_id), found, False, False)
+
+
+def _channel(session: Session, data: ReportIn) -> Channel:
+    """The report's channel, with every field it requires present; else 422."""
+    channel = channels.get_channel(session, code=data.channel)
+    if channel is None or not channel.active:
+        raise InvalidInput(f"No intake channel {data.channel!r}", code="unknown_channel")
+    values = {**(data.extra or {}), **data.model_dump(exclude={"extra"})}
+    missing = channels.missing_fields(channel, values)
+    if missing:
+        raise InvalidInput(
+            f"Channel {channel.code} needs {missing[0]}",
+            code="missing_channel_field",
+            field=missing[0],
+            fields=missing,
+        )
+    return channel
+
+
+def _standard(session: Session, matter_code: str) -> CaseStandard | None:
+    """The matter's default standard; 422 when the catalogue lists no such matter."""
+    if get_entry(session, kind="matter", code=matter_code) is None:
+        raise InvalidInput(
+            f"GB/T 47678.5-2026 lists no matter with code {matter_code}", code="unknown_matter"
+        )
+    return standard_for(session, kind="matter", code=matter_code)
+
+
+def _reported_at(data: ReportIn, now: datetime) -> datetime:
+    """When the channel received the report; not in the future."""
+    at = data.reported_at or now
+    if at > now + FUTURE_TOLERANCE:
+        raise InvalidInput("reported_at lies in the future", code="reported_at_in_future")
+    return at
+
+
+def _store(
+    session: Session,
+    data: ReportIn,
+    channel: Channel,
+    standard: CaseStandard | None,
+    where: LocationOut,
+    reported_at: datetime,
+    by: Actor,
+    now: datetime,
+    calendar: WorkingCalendar | None,
+) -> ReportResult:
+    """Attach the report to a duplicate case, or open a new case for it."""
+    radius = standard.dedupe_radius_m if standard else duplicates.DEFAULT_RADIUS_M
+    window = standard.dedupe_window_h if standard else duplicates.DEFAULT_WINDOW_H
+    twin = duplicates.find_duplicate(
+        session, matter_code=data.matter_code, lon=where.lon, lat=where.lat, at=reported_at,
+        radius_m=radius, window_h=window,
+    )  # fmt: skip
+    if twin is not None:
+        return _attach(session, twin, data, where, reported_at, by, now)
+    cal = calendar_of(session, calendar)
+    case = _new_case(session, data, channel, standard, where, reported_at, by, now, cal)
+    entry = _new_report(session, case, data, where, reported_at, by)
+    timeline.record(session, case, by=by, action="report", at=now, data={"report_id": entry.id})
+    publish(session, _reported(case, now, merged=False))
+    return ReportResult(case, entry, True, False)
+
+
+def _attach(
+    session: Session,
+    case: Case,
+    data: ReportIn,
+    where: LocationOut,
+    reported_at: datetime,
+    by: Actor,
+    now: datetime,
+) -> ReportResult:
+    """Add the report to an open case of the same problem (the count, never the version)."""
+    entry = _new_report(session, case, data, where, reported_at, by)
+    session.execute(
+        update(Case).where(Case.id == case.id).values(report_count=Case.report_count + 1),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    timeline.record(
+        session, case, by=by, action="merge_report", at=now,
+        data={"report_id": entry.id, "channel": data.channel},
+    )  # fmt: skip
+    publish(session, _reported(case, now, merged=True, channel=data.channel))
+    return ReportResult(case, entry, False, True)
+
+
+def _new_case(
+    session: Session,
+    data: ReportIn,
+    channel: Channel,
+    standard: CaseStandard | None,
+    where: LocationOut,
+    reported_at: datetime,
+    by: Actor,
+    now: datetime,
+    cal: WorkingCalendar,
+) -> Case:
+    """Insert a numbered case with its intake clocks running."""
+    street = where.street.code if where.street else None
+    case = Case(
+        number=numbering.next_number(session, street_code=street, day=now.astimezone(cal.zone)),
+        state=CaseState.REPORTED, channel=channel.code,
+        is_emergency=data.is_emergency or channel.emergency_by_default,
+        matter_code=data.matter_code, standard_id=standard.id if standard else None,
+        description=data.description, address=data.address, lon=where.lon, lat=where.lat,
+        inside_jurisdiction=where.inside, street_code=street,
+        unit_grid_code=where.unit_grid.code if where.unit_grid else None,
+        community_code=where.community.code if where.community else None,
+        responsibility_grid_code=(
+            where.responsibility_grid.code if where.responsibility_grid else None
+        ),
+        verification_required=channel.requires_verification, reported_at=reported_at,
+        created_by=by.ref, updated_at=now,
+    )  # fmt: skip
+    first = Stage.VERIFY if case.verification_required else Stage.REGISTER
+    deadlines.start_stage(case, first, now=reported_at, calendar=cal, session=session)
+    _whole_case_clocks(session, case, start=reported_at, cal=cal)
+    session.add(case)
+    session.flush()
+    return case
+
+
+def _whole_case_clocks(
+    session: Session, case: Case, *, start: datetime, cal: WorkingCalendar
+) -> None:
+    """``contact_by`` and ``close_by`` from the channel's profile (None where it sets none)."""
+    for rule, column in (("contact", "contact_by"), ("close", "close_by")):
+        at = deadlines.whole_case_deadline(session, case=case, rule=rule, start=start, calendar=cal)
+        setattr(case, column, at)
+
+
+def _new_report(
+    session: Session,
+    case: Case,
+    data: ReportIn,
+    where: LocationOut,
+    reported_at: datetime,
+    by: Actor,
+) -> CaseReport:
+    """Store the report itself, with the complainant's data."""
+    entry = CaseReport(
+        case_id=case.id, channel=data.channel, idempotency_key=data.idempotency_key,
+        description=data.description, lon=where.lon, lat=where.lat, address=data.address,
+        reported_at=reported_at, reported_by=by.ref, complainant_name=data.complainant_name,
+        complainant_phone=data.complainant_phone, caller_number=data.caller_number,
+        letter_number=data.letter_number, source_ref=data.source_ref, extra=data.extra,
+    )  # fmt: skip
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def _reported(case: Case, now: datetime, *, merged: bool, channel: str | None = None) -> CaseEvent:
+    return CaseReported(
+        at=now, case_id=case.id, number=case.number, state=case.state.value,
+        channel=channel or case.channel, matter_code=case.matter_code, merged=merged,
+    )  # fmt: skip
+
+
+# --- the workflow (流转) --------------------------------------------------------------------------
+
+
+@dataclass
+class _Step:
+    """One action being applied: its inputs, and the data its timeline row records."""
+
+    session: Session
+    case: Case
+    transition: workflow.Transition
+    by: Actor
+    now: datetime
+    cal: WorkingCalendar
+    reason: str | None
+    note: str | None
+    officer_id: int | None
+    data: dict[str, Any]
+    target: CaseState | None = None
+    restart: Stage | None = None
+
+
+def act(
+    session: Session,
+    *,
+    case_id: int,
+    action: str,
+    by: Actor,
+    now: datetime,
+    reason: str | None = None,
+    note: str | None = None,
+    officer_id: int | None = None,
+    expected_version: int | None = None,
+    data: dict[str, Any] | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> Case:
+    """Run one action of the transition table on a case; 409 if someone changed it meanwhile."""
+    case = get_case(session, case_id=case_id)
+    if expected_version is not None and expected_version != case.version:
+        raise _concurrent(case.state, case.version)
+    transition = workflow.require(action, case.state, by, reason=reason)
+    step = _Step(
+        session, case, transition, by, now, calendar_of(session, calendar), reason, note,
+        officer_id, dict(data or {}), target=transition.target, restart=transition.stage,
+    )  # fmt: skip
+    before = case.state
+    with _guard(session, case):
+        with session.no_autoflush:  # one UPDATE (and one version) per action
+            EFFECTS.get(action, _no_effect)(step)
+            _arrive(step)
+        session.flush()
+        timeline.record(
+            session, case, by=by, action=action, at=now, from_state=before.value,
+            to_state=case.state.value, reason=reason, note=note, data=step.data or None,
+        )  # fmt: skip
+    _announce(session, step)
+    return case
+
+
+def _arrive(step: _Step) -> None:
+    """Move to the target state, stamp the action's time and start the next clock."""
+    case = step.case
+    if step.target is not None:
+        case.state = step.target
+    stamp = STAMP_OF_ACTION.get(step.transition.action)
+    if stamp is not None:
+        setattr(case, stamp, step.now)
+    if step.restart is not None:
+        deadlines.start_stage(
+            case, step.restart, now=step.now, calendar=step.cal, session=step.session
+        )
+    case.updated_at = step.now
+
+
+@contextmanager
+def _guard(session: Session, case: Case) -> Iterator[None]:
+    """Apply a change in a savepoint; a concurrent writer's win becomes 409 concurrent_update."""
+    case_id = case.id
+    try:
+        with session.begin_nested():
+            yield
+    except (StaleDataError, OperationalError) as exc:
+        if isinstance(exc, OperationalError) and not _lost_race(exc):
+            raise
+        state, version = _current(session, case_id)
+        raise _concurrent(state, version) from exc
+
+
+def _lost_race(exc: OperationalError) -> bool:
+    """SQLite's answer to a writer whose snapshot went stale or who waited too long for the lock."""
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
+
+
+def _current(session: Session, case_id: int) -> tuple[CaseState, int]:
+    """The committed state and version (a fresh connection: SQLite's snapshot here is stale)."""
+    query = select(Case.state, Case.version).where(Case.id == case_id)
+    bind = session.get_bind()
+    row = None
+    if bind.dialect.name == "sqlite":
+        with bind.engine.connect() as conn:
+            row = conn.execute(query).first()
+    if row is None:
+        row = session.execute(query).first()
+    assert row is not None
+    return CaseState(row[0]), int(row[1])
+
+
+def _concurrent(state: CaseState, version: int) -> Conflict:
+    return Conflict(
+        f"The case was changed meanwhile; it is now {state.value} (version {version})",
+        code="concurrent_update",
+        state=state.value,
+        version=version,
+    )
+
+
+def _no_effect(step: _Step) -> None:
+    return None
+
+
+def _verify(step: _Step) -> None:
+    if step.case.verified_at is not None:
+        raise Conflict("The report is already verified", code="already_verified")
+
+
+def _register(step: _Step) -> None:
+    if step.case.verification_required and step.case.verified_at is None:
+        raise Conflict(
+            "This channel's reports are verified (核实) before registration",
+            code="verification_pending",
+        )
+
+
+def _reject(step: _Step) -> None:
+    step.case.rejection_reason = step.reason
+    step.restart = None
+    deadlines.stop_clock(step.case)
+
+
+def _dispatch(step: _Step) -> None:
+    step.case.officer_id = _eligible_officer(step.session, step.officer_id)
+    step.data["officer_id"] = step.case.officer_id
+
+
+def _eligible_officer(session: Session, officer_id: int | None) -> int:
+    """``officer_id`` if it names an active grid officer or squad leader; else 422."""
+    if officer_id is None:
+        raise InvalidInput("Dispatch needs the officer's id", code="officer_required")
+    user = session.get(User, officer_id)
+    if user is None or not user.is_active or not (user_roles(session, user.id) & OFFICER_ROLES):
+        raise InvalidInput(
+            f"User {officer_id} is not an active grid officer or squad leader",
+            code="officer_not_eligible",
+            officer_id=officer_id,
+        )
+    return user.id
+
+
+def _by_assigned_officer(step: _Step) -> None:
+    """Accept and handle: the assigned officer, a squad leader or the staff."""
+    by = step.by
+    if by.has(Role.SQUAD_LEADER, Role.ADMIN, *workflow.STAFF) or by.id == step.case.officer_id:
+        return
+    raise Forbidden("Only the assigned officer may do this", code="not_assigned_officer")
+
+
+def _rework(step: _Step) -> None:
+    step.case.rework_count += 1
+    step.data["officer_id"] = step.case.officer_id
+
+
+def _return(step: _Step) -> None:
+    case = step.case
+    target = workflow.RETURN_TO[case.state]
+    step.target, step.restart = target, _stage_waiting_in(case, target)
+    case.return_count += 1
+    if target in (CaseState.REPORTED, CaseState.REGISTERED):
+        case.officer_id = None
+
+
+def _stage_waiting_in(case: Case, state: CaseState) -> Stage:
+    if state is CaseState.REPORTED:
+        pending = case.verification_required and case.verified_at is None
+        return Stage.VERIFY if pending else Stage.REGISTER
+    return STAGE_OF_STATE[state]
+
+
+def _request_suspension(step: _Step) -> None:
+    step.case.suspension_requested = True
+
+
+def _suspend(step: _Step) -> None:
+    case = step.case
+    case.suspended_from, case.suspended_at = case.state, step.now
+    case.suspension_requested = False
+
+
+def _resume(step: _Step) -> None:
+    case = step.case
+    assert case.suspended_from is not None and case.suspended_at is not None
+    paused_from = case.suspended_at
+    deadlines.extend_for_pause(case, paused_from=paused_from, now=step.now, cal=step.cal)
+    case.suspended_seconds += (step.now - paused_from).total_seconds()
+    step.target = case.suspended_from
+    step.data["paused_seconds"] = (step.now - paused_from).total_seconds()
+    case.suspended_from, case.suspended_at = None, None
+
+
+def _supervise(step: _Step) -> None:
+    step.case.supervised = True
+
+
+def _reopen(step: _Step) -> None:
+    case = step.case
+    case.reopen_count += 1
+    case.closed_at, case.contacted_at = None, None
+    _whole_case_clocks(step.session, case, start=step.now, cal=step.cal)
+
+
+def _close(step: _Step) -> None:
+    deadlines.stop_clock(step.case)
+
+
+EFFECTS: dict[str, Callable[[_Step], None]] = {
+    "verify": _verify,
+    "register": _register,
+    "reject": _reject,
+    "dispatch": _dispatch,
+    "redispatch": _dispatch,
+    "accept": _by_assigned_officer,
+    "handle": _by_assigned_officer,
+    "rework": _rework,
+    "return": _return,
+    "request_suspension": _request_suspension,
+    "suspend": _suspend,
+    "resume": _resume,
+    "supervise": _supervise,
+    "reopen": _reopen,
+    "close": _close,
+}
+
+EVENTS: dict[str, type[CaseEvent]] = {
+    "register": CaseRegistered,
+    "reopen": CaseRegistered,
+    "dispatch": CaseDispatched,
+    "redispatch": CaseDispatched,
+    "rework": CaseDispatched,
+    "accept": CaseAccepted,
+    "handle": CaseHandled,
+    "check": CaseChecked,
+    "close": CaseClosed,
+    "return": CaseReturned,
+}
+
+
+def _announce(session: Session, step: _Step) -> None:
+    """Publish the action's event, if it has one."""
+    kind = EVENTS.get(step.transition.action)
+    if kind is None:
+        return
+    case = step.case
+    base: dict[str, Any] = {
+        "at": step.now, "case_id": case.id, "number": case.number, "state": case.state.value,
+    }  # fmt: skip
+    if kind in (CaseDispatched, CaseAccepted):
+        base["officer_id"] = case.officer_id
+    if kind is CaseReturned:
+        base["reason"] = step.reason or ""
+    publish(session, kind(**base))
+
+
+# --- operator's corrections: reclassify (改类) and merge (合并) ----------------------------------
+
+
+def _require_editor(by: Actor, what: str) -> None:
+    if not by.has(*EDITOR_ROLES):
+        raise Forbidden(f"Your role may not {what} a case", code="role_not_allowed")
+
+
+def _require_unresolved(case: Case) -> None:
+    if case.state not in duplicates.UNRESOLVED:
+        raise Conflict(
+            f"Case {case.number} is {case.state.value}", code="case_not_open",
+            state=case.state.value, version=case.version,
+        )  # fmt: skip
+
+
+def reclassify(
+    session: Session,
+    *,
+    case_id: int,
+    matter_code: str,
+    by: Actor,
+    now: datetime,
+    reason: str,
+    calendar: WorkingCalendar | None = None,
+) -> Case:
+    """Change the case's matter; a running handling clock takes the new matter's limit."""
+    _require_editor(by, "reclassify")
+    case = get_case(session, case_id=case_id)
+    _require_unresolved(case)
+    standard = _standard(session, matter_code)
+    old = case.matter_code
+    with _guard(session, case):
+        case.matter_code, case.standard_id = matter_code, standard.id if standard else None
+        if case.stage is Stage.HANDLE and case.stage_started_at is not None:
+            cal = calendar_of(session, calendar)
+            deadlines.start_stage(case, Stage.HANDLE, now=case.stage_started_at, calendar=cal,
+                                  session=session)  # fmt: skip
+        case.updated_at = now
+        session.flush()
+        timeline.record(
+            session, case, by=by, action="reclassify", at=now, reason=reason,
+            data={"from_matter": old, "to_matter": matter_code},
+        )  # fmt: skip
+    return case
+
+
+def merge(
+    session: Session, *, case_id: int, duplicate_id: int, by: Actor, now: datetime, reason: str
+) -> Case:
+    """Fold a duplicate case into this one: its reports move here, it is rejected as merged."""
+    _require_editor(by, "merge")
+    if case_id == duplicate_id:
+        raise InvalidInput("A case cannot be merged into itself", code="merge_into_itself")
+    case, twin = get_case(session, case_id=case_id), get_case(session, case_id=duplicate_id)
+    _require_unresolved(case)
+    _require_unresolved(twin)
+    with _guard(session, case):
+        moved = _move_reports(session, source=twin, target=case)
+        case.report_count += moved
+        case.updated_at = now
+        twin_from = twin.state
+        twin.state, twin.rejection_reason = CaseState.REJECTED, f"merged into {case.number}"
+        twin.report_count, twin.updated_at = 0, now
+        deadlines.stop_clock(twin)
+        session.flush()
+        note = {"duplicate": twin.number, "duplicate_id": twin.id, "reports": moved}
+        timeline.record(session, case, by=by, action="merge", at=now, reason=reason, data=note)
+        timeline.record(
+            session, twin, by=by, action="merged", at=now, from_state=twin_from.value,
+            to_state=CaseState.REJECTED.value, reason=reason,
+            data={"into": case.number, "into_id": case.id},
+        )  # fmt: skip
+    return case
+
+
+def _move_reports(session: Session, *, source: Case, target: Case) -> int:
+    """Re-point the source case's reports at the target; answers how many moved."""
+    result = session.execute(
+        update(CaseReport).where(CaseReport.case_id == source.id).values(case_id=target.id),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- the list ----------------------------------------------------------------------------------
+
+
+def list_cases(
+    session: Session,
+    *,
+    filters: CaseFilter,
+    viewer: Actor,
+    now: datetime,
+    page: int = 1,
+    size: int = 50,
+    sort: str = "-reported_at",
+) -> tuple[list[Case], int]:
+    """One page of the cases the viewer may see, filtered and sorted; and how many match."""
+    if page < 1 or not 1 <= size <= 500:
+        raise InvalidInput("page ≥ 1 and 1 ≤ size ≤ 500", code="invalid_page")
+    query = _filtered(select(Case), filters, viewer, now)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    ordered = query.order_by(_order(sort), Case.id.desc())
+    return list(session.scalars(ordered.offset((page - 1) * size).limit(size))), total
+
+
+def _filtered(query: Select[Any], f: CaseFilter, viewer: Actor, now: datetime) -> Select[Any]:
+    """Apply the viewer's grid scope and every given filter."""
+    conditions: list[ColumnElement[bool]] = []
+    if viewer.grid_scope is not None:
+        scope = Case.responsibility_grid_code.in_(viewer.grid_scope)
+        conditions.append(or_(scope, Case.officer_id == viewer.id) if viewer.id else scope)
+    simple = (
+        (f.state, Case.state), (f.channel, Case.channel), (f.matter_code, Case.matter_code),
+    )  # fmt: skip
+    conditions += [column.in_(values) for values, column in simple if values]
+    if f.grid:
+        conditions.append(
+            or_(Case.unit_grid_code == f.grid, Case.community_code == f.grid,
+                Case.responsibility_grid_code == f.grid, Case.street_code == f.grid)
+        )  # fmt: skip
+    if f.officer_id is not None:
+        conditions.append(Case.officer_id == f.officer_id)
+    if f.light:
+        conditions.append(or_(*(deadlines.light_clause(light, now) for light in f.light)))
+    if f.reported_from is not None:
+        conditions.append(Case.reported_at >= f.reported_from)
+    if f.reported_to is not None:
+        conditions.append(Case.reported_at < f.reported_to)
+    if f.emergency is not None:
+        conditions.append(Case.is_emergency.is_(f.emergency))
+    if f.supervised is not None:
+        conditions.append(Case.supervised.is_(f.supervised))
+    if f.q:
+        conditions.append(
+            or_(Case.number.contains(f.q, autoescape=True),
+                Case.description.contains(f.q, autoescape=True),
+                Case.address.contains(f.q, autoescape=True))
+        )  # fmt: skip
+    return query.where(*conditions)
+
+
+def _order(sort: str) -> Any:
+    """The ORDER BY of a whitelisted ``field`` or ``-field``; else 422."""
+    name = sort.removeprefix("-")
+    if name not in SORTABLE:
+        raise InvalidInput(
+            f"Cannot sort by {sort!r}", code="invalid_sort", allowed=sorted(SORTABLE)
+        )
+    column = getattr(Case, name)
+    return column.desc() if sort.startswith("-") else column.asc()
