@@ -23,7 +23,7 @@ from urbanops.kit.clock import Clock, SystemClock
 from urbanops.kit.db import make_engine, make_sessionmaker
 from urbanops.kit.errors import ServiceUnavailable
 from urbanops.kit.jobs import PeriodicRunner
-from urbanops.kit.web import install_problem_handlers
+from urbanops.kit.web import RequestLimit, install_problem_handlers
 
 
 def create_app(
@@ -33,7 +33,8 @@ def create_app(
     clock: Clock | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url)
+    limit = settings.max_concurrent_requests
+    engine = engine or make_engine(settings.database_url, pool_size=limit, max_overflow=limit)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,6 +63,7 @@ def create_app(
     )
     app.state.jobs.add("sweep_deadlines", sweep_job)
     install_problem_handlers(app)
+    app.add_middleware(RequestLimit, limit=limit)
 
     @app.get("/health", tags=["system"], operation_id="health")
     def health() -> dict[str, Any]:

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     map_tile_crs: TileCRS = "wgs84"
     map_attribution: str = "© OpenStreetMap contributors"
     evidence_root: Path = Path("./var/evidence")
+    # Requests served at once per process; the rest queue (see kit.web.RequestLimit). The
+    # database pool is sized to match, and the worker thread pool (40) stays above it.
+    max_concurrent_requests: int = Field(default=16, ge=1, le=32)
     session_max_age_s: int = 12 * 3600
     api_token_ttl_s: int = 12 * 3600
     # Seconds between passes of the periodic jobs (the deadline sweeper); 0 disables them.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from urbanops.config import Settings
 from urbanops.kit.clock import Clock
@@ -124,3 +126,33 @@ def install_problem_handlers(app: FastAPI) -> None:
             title="Service temporarily unavailable",
         )
         return problem_response(problem, request)
+
+
+class RequestLimit:
+    """Admit at most ``limit`` HTTP requests at once; the rest wait in line (ASGI middleware).
+
+    Sync endpoints and sync dependencies each borrow a worker thread, one after the other, and a
+    request keeps its transaction (and its row locks) between those turns. Unbounded, 50 clients
+    can fill every worker thread with requests waiting for a lock or a connection while the
+    request that holds it waits for a thread to commit: a deadlock until the pool times out.
+    Keeping ``limit`` below both the thread count and the connection pool makes that impossible.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+
+    def _gate(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or self._loop is not loop:  # a test client may change loops
+            self._loop, self._semaphore = loop, asyncio.Semaphore(self.limit)
+        return self._semaphore
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with self._gate():
+            await self.app(scope, receive, send)
