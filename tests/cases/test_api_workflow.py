@@ -59,7 +59,7 @@ def test_a_case_goes_from_report_to_close_through_the_api_with_the_demo_roles(
     assert closed["allowed_actions"] == ["reopen", "note"]
     steps = [(e["action"], e["from_state"], e["to_state"]) for e in closed["timeline"]]
     assert steps == [
-        ("report", "reported", "reported"),
+        ("report", None, "reported"),
         ("register", "reported", "registered"),
         ("dispatch", "registered", "dispatched"),
         ("accept", "dispatched", "accepted"),

@@ -51,7 +51,7 @@ def test_every_channel_runs_from_report_to_close_with_one_timeline_row_a_step(
     _run_to_close(db, clock, people, case)
     verify = [("verify", "reported", "reported")] if case.verification_required else []
     assert _rows(db, case) == [
-        ("report", "reported", "reported"),
+        ("report", None, "reported"),
         *verify,
         ("register", "reported", "registered"),
         ("dispatch", "registered", "dispatched"),

@@ -22,6 +22,7 @@ from urbanops.cases import deadlines, tasks, timeline
 from urbanops.cases.models import Case, CaseState, Light, Stage, TimelineEntry
 from urbanops.cases.tasks import SweepReport, run_sweep, sweep
 from urbanops.config import Settings
+from urbanops.kit.actor import Actor, Role
 from urbanops.kit.calendar import load_calendar
 from urbanops.kit.clock import ManualClock
 from urbanops.kit.db import make_sessionmaker
@@ -554,3 +555,35 @@ def test_a_runner_refuses_a_negative_interval_and_a_duplicate_job(
 def test_settings_refuse_a_negative_sweeper_interval() -> None:
     with pytest.raises(ValueError, match="sweeper_interval_s"):
         Settings(mode="test", sweeper_interval_s=-5)
+
+
+def test_a_missed_12345_contact_deadline_is_marked_once(db: Session, clock: ManualClock) -> None:
+    from urbanops.cases import service
+    from urbanops.cases.schemas import ReportIn
+    from urbanops.demo.geometry import build_guanhu
+
+    point = build_guanhu().sample_points()[0].point
+    operator = Actor(kind="user", id=None, name="受理员", roles=frozenset({Role.OPERATOR}))
+    hotline = service.report(
+        db,
+        data=ReportIn(
+            channel="hotline_12345",
+            matter_code="09006",
+            description="占道经营",
+            lon=point.x,
+            lat=point.y,
+            caller_number="13800000001",
+        ),
+        by=operator,
+        now=clock.now(),
+    ).case
+    db.flush()
+    assert hotline.contact_by is not None
+    clock.set(hotline.contact_by + timedelta(seconds=1))
+    first = sweep(db, now=clock.now())
+    again = sweep(db, now=clock.now())
+    assert first.whole_case_missed == 1
+    assert again.whole_case_missed == 0
+    rows = [e for e in timeline.entries(db, case_id=hotline.id) if e.action == "deadline_missed"]
+    assert [r.data["stage"] for r in rows if r.data and r.data["stage"] == "contact"] == ["contact"]
+    assert hotline.contact_missed is True

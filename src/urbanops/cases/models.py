@@ -20,7 +20,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Numeric,
     String,
     Text,
     event,
@@ -105,7 +104,7 @@ class Case(Base):
     # The running stage's clock: light = green before warn_at, yellow before due_at, red after.
     stage: Mapped[Stage | None] = mapped_column(_enum(Stage))
     stage_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    stage_limit_amount: Mapped[float | None] = mapped_column(Numeric(10, 4))
+    stage_limit_amount: Mapped[float | None] = mapped_column(Float)
     stage_limit_unit: Mapped[str | None] = mapped_column(String(16))
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
@@ -116,6 +115,8 @@ class Case(Base):
     contact_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
     contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     close_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    contact_missed: Mapped[bool] = mapped_column(Boolean, default=False)
+    close_missed: Mapped[bool] = mapped_column(Boolean, default=False)
     # 挂账: the state to return to, and the paused time so far.
     suspended_from: Mapped[CaseState | None] = mapped_column(_enum(CaseState))
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -215,7 +215,9 @@ def _store(
     cal = calendar_of(session, calendar)
     case = _new_case(session, data, channel, standard, where, reported_at, by, now, cal)
     entry = _new_report(session, case, data, where, reported_at, by)
-    timeline.record(session, case, by=by, action="report", at=now, data={"report_id": entry.id})
+    timeline.record(
+        session, case, by=by, action="report", at=now, data={"report_id": entry.id}, first=True
+    )
     publish(session, _reported(case, now, merged=False))
     return ReportResult(case, entry, True, False)
 

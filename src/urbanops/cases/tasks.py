@@ -33,7 +33,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -67,6 +67,7 @@ class SweepReport:
     missed: int = 0
     escalated_to_shift_leader: int = 0
     escalated_to_squad_leader: int = 0
+    whole_case_missed: int = 0  # contact_by / close_by passed
 
     def __add__(self, other: SweepReport) -> SweepReport:
         return SweepReport(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
@@ -78,6 +79,7 @@ class SweepReport:
             + self.missed
             + self.escalated_to_shift_leader
             + self.escalated_to_squad_leader
+            + self.whole_case_missed
         )
 
 
@@ -100,7 +102,64 @@ def sweep(
             report.escalated_to_squad_leader += _escalate_to_squad(
                 session, case, now=now, escalate_after=escalate_after
             )
+    for case in _whole_case_candidates(session, now=now, batch=batch):
+        report.candidates += 1
+        report.whole_case_missed += _miss_whole_case(session, case, now=now)
     return report
+
+
+def _whole_case_candidates(session: Session, *, now: datetime, batch: int) -> list[Case]:
+    """Open cases past a whole-case deadline: 12345 contact (联系诉求人) or the final answer."""
+    query = (
+        select(Case)
+        .where(
+            Case.state.in_(OPEN),
+            or_(
+                and_(
+                    Case.contact_missed.is_(False),
+                    Case.contacted_at.is_(None),
+                    Case.contact_by <= now,
+                ),
+                and_(Case.close_missed.is_(False), Case.close_by <= now),
+            ),
+        )
+        .order_by(Case.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(query))
+
+
+def _miss_whole_case(session: Session, case: Case, *, now: datetime) -> int:
+    """Mark a missed contact or close deadline once; the row and event go to the winner only."""
+    won = 0
+    late = {
+        "contact": case.contact_by is not None
+        and case.contacted_at is None
+        and not case.contact_missed
+        and case.contact_by <= now,
+        "close": case.close_by is not None and not case.close_missed and case.close_by <= now,
+    }
+    for stage, is_late in late.items():
+        if not is_late:
+            continue
+        flag = Case.contact_missed if stage == "contact" else Case.close_missed
+        due = case.contact_by if stage == "contact" else case.close_by
+        statement = (
+            update(Case)
+            .where(Case.id == case.id, Case.state.in_(OPEN), flag.is_(False))
+            .values({flag.key: True})
+            .execution_options(synchronize_session=False)
+        )
+        if session.execute(statement).rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        set_committed_value(case, flag.key, True)
+        data = {"stage": stage, "due_at": due.isoformat() if due else None}
+        timeline.record(session, case, by=SWEEPER, action="deadline_missed", at=now, data=data)
+        publish(session, DeadlineMissed(at=now, stage=stage, **_event_base(case)))
+        won += 1
+    return won
 
 
 def run_sweep(
@@ -142,12 +201,7 @@ def _committed_pass(
 ) -> SweepReport:
     for attempt in range(1, attempts + 1):
         try:
-            with unit_of_work(factory) as session:
-                if session.get_bind().dialect.name == "sqlite":
-                    if not _candidates(session, now=now, escalate_after=escalate_after, batch=1):
-                        return SweepReport()  # nothing due: no write lock taken
-                    session.commit()
-                    _take_sqlite_write_lock(session)
+            with unit_of_work(factory) as session:  # BEGIN IMMEDIATE on SQLite
                 return sweep(session, now=now, escalate_after=escalate_after, batch=batch)
         except OperationalError:  # SQLite busy / stale snapshot, PostgreSQL deadlock: retry
             if attempt == attempts:
@@ -155,11 +209,6 @@ def _committed_pass(
             log.info("deadline sweep lost a lock race (attempt %d); retrying", attempt)
             time.sleep(0.05 * attempt)  # lock back-off, not a deadline: the clock is not read
     raise AssertionError("unreachable")
-
-
-def _take_sqlite_write_lock(session: Session) -> None:
-    """Begin with a write, so the pass queues on the lock instead of failing on a stale read."""
-    session.execute(text('UPDATE "case" SET warned = warned WHERE 1 = 0'))
 
 
 # --- candidates --------------------------------------------------------------------------------

@@ -25,15 +25,19 @@ def record(
     reason: str | None = None,
     note: str | None = None,
     data: dict[str, Any] | None = None,
+    first: bool = False,
 ) -> TimelineEntry:
-    """Append one row; ``from_state``/``to_state`` default to the case's state (no change)."""
+    """Append one row; ``from_state``/``to_state`` default to the case's state (no change).
+
+    ``first`` marks the row that creates the case: it comes from no state.
+    """
     entry = TimelineEntry(
         case_id=case.id,
         at=at,
         actor_ref=by.ref,
         actor_name=by.name,
         action=action,
-        from_state=from_state if from_state is not None else case.state.value,
+        from_state=None if first else (from_state or case.state.value),
         to_state=to_state if to_state is not None else case.state.value,
         reason=reason,
         note=note,
