@@ -5,7 +5,7 @@ from urbanops.auth import models as auth_models
 from urbanops.cases import models as cases_models
 from urbanops.catalog import channel_models
 from urbanops.catalog import models as catalog_models
-from urbanops.kit import calendar_models
+from urbanops.kit import calendar_models, revision
 from urbanops.video import models as video_models
 from urbanops.workforce import models as workforce_models
 
@@ -16,6 +16,7 @@ __all__ = [
     "cases_models",
     "catalog_models",
     "channel_models",
+    "revision",
     "video_models",
     "workforce_models",
 ]

@@ -1,30 +1,30 @@
 """Point → grid lookup (网格定位) through in-memory spatial indexes, one per area level.
 
 Indexes live in a process-wide registry keyed by database URL. Every grid write changes the
-random token in ``grid_revision``; a lookup that reads a token other than the one its indexes
-were built at rebuilds them first, so this process and every other one see changes at once.
+random ``grids`` token of ``reference_revision`` (``kit.revision``); a lookup that reads a token
+other than the one its indexes were built at rebuilds them first, so this process and every
+other one see changes at once.
 """
 
 from __future__ import annotations
 
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
 import shapely
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from urbanops.areas.codes import AreaLevel
 from urbanops.areas.models import (
     Area,
-    GridRevision,
     ResponsibilityGrid,
     ResponsibilityGridUnit,
 )
+from urbanops.kit import revision
 from urbanops.kit.geo import SpatialIndex, SpatialIndexHolder
 
 #: Levels from the finest: a lookup fills the deepest hit first, then its ancestors.
@@ -58,19 +58,13 @@ _registry_lock = threading.Lock()
 
 def mark_changed(session: Session, *, now: datetime) -> None:
     """Record that grids changed, so every process rebuilds its indexes on its next lookup."""
-    token = uuid.uuid4().hex
-    changed = session.execute(
-        update(GridRevision).where(GridRevision.id == 1).values(token=token, changed_at=now)
-    )
-    if changed.rowcount == 0:  # type: ignore[attr-defined]
-        session.add(GridRevision(id=1, token=token, changed_at=now))
-    session.flush()
+    revision.mark_changed(session, kind=revision.GRIDS, now=now)
 
 
 def current(session: Session) -> GridIndexes:
     """This database's indexes, rebuilt first when the stored token has moved on."""
     indexes = _indexes_for(session)
-    token = session.scalar(select(GridRevision.token).where(GridRevision.id == 1)) or "none"
+    token = revision.token(session, revision.GRIDS) or "none"
     if indexes.token == token:
         return indexes
     with indexes.lock:
@@ -81,8 +75,7 @@ def current(session: Session) -> GridIndexes:
 
 
 def _indexes_for(session: Session) -> GridIndexes:
-    bind = session.get_bind()
-    key = bind.engine.url.render_as_string(hide_password=True)
+    key = revision.database_key(session)
     with _registry_lock:
         if key not in _registry:
             _registry[key] = GridIndexes()

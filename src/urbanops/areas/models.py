@@ -17,7 +17,6 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
-    Integer,
     LargeBinary,
     String,
 )
@@ -125,17 +124,3 @@ class ResponsibilityGridOfficer(Base):
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     assigned_by: Mapped[str] = mapped_column(String(64), nullable=False)
-
-
-class GridRevision(Base):
-    """One row whose token changes on every grid write, so each process knows its index is stale.
-
-    A random token rather than a counter: a rolled-back write must never be mistaken for a later
-    committed one that happens to reach the same number.
-    """
-
-    __tablename__ = "grid_revision"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    token: Mapped[str] = mapped_column(String(32), nullable=False)
-    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

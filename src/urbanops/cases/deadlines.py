@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from urbanops.cases.models import Case, CaseState, Light, Stage
 from urbanops.catalog import channels
-from urbanops.catalog.service import standard_for
+from urbanops.catalog.service import default_standard
 from urbanops.kit.calendar import LimitUnit, WorkingCalendar
 
 WARN_SHARE = Decimal("0.8")
@@ -45,7 +45,7 @@ def stage_limit(session: Session, *, case: Case, stage: Stage) -> tuple[float, L
         if found is not None:
             return found
     if stage is Stage.HANDLE:
-        standard = standard_for(session, kind="matter", code=case.matter_code)
+        standard = default_standard(session, code=case.matter_code)
         if standard is not None:
             return float(standard.limit_amount), LimitUnit(standard.limit_unit)
     return FALLBACK[stage]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from urbanops.cases.models import Case, CaseState
@@ -16,6 +16,15 @@ DEFAULT_WINDOW_H = 24
 EARTH_RADIUS_M = 6_371_008.8
 _M_PER_DEG_LAT = math.pi * EARTH_RADIUS_M / 180
 UNRESOLVED = (*OPEN, CaseState.SUSPENDED)
+#: Built once (statement construction costs more than the query on an indexed table).
+_CANDIDATES = select(Case).where(
+    Case.matter_code == bindparam("matter"),
+    Case.reported_at >= bindparam("since"),
+    Case.reported_at <= bindparam("until"),
+    Case.state.in_(UNRESOLVED),
+    Case.lat.between(bindparam("lat_lo"), bindparam("lat_hi")),
+    Case.lon.between(bindparam("lon_lo"), bindparam("lon_hi")),
+)
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -39,14 +48,12 @@ def find_duplicate(
     """The nearest unresolved case of the matter within ``radius_m``, reported in the window."""
     dlat = radius_m / _M_PER_DEG_LAT
     dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
-    query = select(Case).where(
-        Case.matter_code == matter_code,
-        Case.reported_at >= at - timedelta(hours=window_h),
-        Case.reported_at <= at + timedelta(hours=window_h),
-        Case.state.in_(UNRESOLVED),
-        Case.lat.between(lat - dlat, lat + dlat),
-        Case.lon.between(lon - dlon, lon + dlon),
-    )
-    near = [(distance_m(lon, lat, c.lon, c.lat), c.id, c) for c in session.scalars(query)]
+    window = timedelta(hours=window_h)
+    params = {
+        "matter": matter_code, "since": at - window, "until": at + window,
+        "lat_lo": lat - dlat, "lat_hi": lat + dlat, "lon_lo": lon - dlon, "lon_hi": lon + dlon,
+    }  # fmt: skip
+    found = session.scalars(_CANDIDATES, params)
+    near = [(distance_m(lon, lat, c.lon, c.lat), c.id, c) for c in found]
     near = [n for n in near if n[0] <= radius_m]
     return min(near, key=lambda n: (n[0], n[1]))[2] if near else None

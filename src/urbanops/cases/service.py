@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -43,9 +43,8 @@ from urbanops.cases.events import (
 from urbanops.cases.models import Case, CaseReport, CaseState, Light, Stage
 from urbanops.cases.schemas import CaseFilter, ReportIn
 from urbanops.catalog import channels
-from urbanops.catalog.channel_models import Channel
-from urbanops.catalog.models import CaseStandard
-from urbanops.catalog.service import get_entry, standard_for
+from urbanops.catalog.channels import ChannelInfo
+from urbanops.catalog.service import StandardInfo, matter_defaults
 from urbanops.config import get_settings
 from urbanops.kit.actor import Actor, Role
 from urbanops.kit.calendar import WorkingCalendar, load_calendar
@@ -78,6 +77,9 @@ STAMP_OF_ACTION = {
 SORTABLE = frozenset(
     {"reported_at", "due_at", "number", "state", "updated_at", "matter_code", "id", "channel"}
 )
+
+
+_BY_KEY = select(CaseReport).where(CaseReport.idempotency_key == bindparam("key"))
 
 
 @dataclass(frozen=True)
@@ -152,15 +154,15 @@ def _repeated(session: Session, key: str | None) -> ReportResult | None:
     """The earlier result of a report with this idempotency key, if any."""
     if key is None:
         return None
-    found = session.scalars(select(CaseReport).where(CaseReport.idempotency_key == key)).first()
+    found = session.scalars(_BY_KEY, {"key": key}).first()
     if found is None:
         return None
     return ReportResult(get_case(session, case_id=found.case_id), found, False, False)
 
 
-def _channel(session: Session, data: ReportIn) -> Channel:
+def _channel(session: Session, data: ReportIn) -> ChannelInfo:
     """The report's channel, with every field it requires present; else 422."""
-    channel = channels.get_channel(session, code=data.channel)
+    channel = channels.channel_info(session, code=data.channel)
     if channel is None or not channel.active:
         raise InvalidInput(f"No intake channel {data.channel!r}", code="unknown_channel")
     values = {**(data.extra or {}), **data.model_dump(exclude={"extra"})}
@@ -175,13 +177,14 @@ def _channel(session: Session, data: ReportIn) -> Channel:
     return channel
 
 
-def _standard(session: Session, matter_code: str) -> CaseStandard | None:
+def _standard(session: Session, matter_code: str) -> StandardInfo | None:
     """The matter's default standard; 422 when the catalogue lists no such matter."""
-    if get_entry(session, kind="matter", code=matter_code) is None:
+    matters = matter_defaults(session)
+    if matter_code not in matters:
         raise InvalidInput(
             f"GB/T 47678.5-2026 lists no matter with code {matter_code}", code="unknown_matter"
         )
-    return standard_for(session, kind="matter", code=matter_code)
+    return matters[matter_code]
 
 
 def _reported_at(data: ReportIn, now: datetime) -> datetime:
@@ -195,8 +198,8 @@ def _reported_at(data: ReportIn, now: datetime) -> datetime:
 def _store(
     session: Session,
     data: ReportIn,
-    channel: Channel,
-    standard: CaseStandard | None,
+    channel: ChannelInfo,
+    standard: StandardInfo | None,
     where: LocationOut,
     reported_at: datetime,
     by: Actor,
@@ -248,8 +251,8 @@ def _attach(
 def _new_case(
     session: Session,
     data: ReportIn,
-    channel: Channel,
-    standard: CaseStandard | None,
+    channel: ChannelInfo,
+    standard: StandardInfo | None,
     where: LocationOut,
     reported_at: datetime,
     by: Actor,

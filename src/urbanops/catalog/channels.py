@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from urbanops.catalog.channel_models import SLA_STAGES, Channel, SlaRule
+from urbanops.kit import revision
 from urbanops.kit.actor import Actor
 from urbanops.kit.calendar import LimitUnit
 from urbanops.kit.errors import Conflict, InvalidInput, NotFound
@@ -190,6 +191,66 @@ def default_sla_rows(*, by: str, at: datetime) -> list[dict[str, Any]]:
     ]
 
 
+# -- the cached reference (what intake reads on every report) ---------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """What intake needs of a channel, detached from any session (held in the process cache)."""
+
+    code: str
+    active: bool
+    requires_verification: bool
+    citizen_facing: bool
+    emergency_by_default: bool
+    required_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChannelReference:
+    """Every channel by code and every SLA rule by (profile, stage), at one revision."""
+
+    channels: dict[str, ChannelInfo]
+    rules: dict[tuple[str, str], tuple[float, LimitUnit]]
+
+
+def _info(c: Channel) -> ChannelInfo:
+    return ChannelInfo(
+        c.code, c.active, c.requires_verification, c.citizen_facing,
+        c.emergency_by_default, tuple(c.required_fields or ()),
+    )  # fmt: skip
+
+
+def _load_reference(session: Session) -> ChannelReference:
+    """Read every channel and SLA rule (two queries)."""
+    infos = {c.code: _info(c) for c in session.scalars(select(Channel))}
+    rules = {
+        (r.profile, r.stage): (float(r.amount), LimitUnit(r.unit))
+        for r in session.scalars(select(SlaRule))
+    }
+    return ChannelReference(infos, rules)
+
+
+_reference: revision.RevisionCache[ChannelReference] = revision.RevisionCache(
+    revision.CHANNELS, _load_reference
+)
+
+
+def reference(session: Session) -> ChannelReference:
+    """Channels and SLA rules from the process cache, reloaded when a write changed them."""
+    return _reference.get(session)
+
+
+def channel_info(session: Session, *, code: str) -> ChannelInfo | None:
+    """The cached view of the channel with ``code``, active or not, or None."""
+    return reference(session).channels.get(code)
+
+
+def _changed(session: Session, now: datetime) -> None:
+    """Tell every process that channels or SLA rules changed (same transaction as the write)."""
+    revision.mark_changed(session, kind=revision.CHANNELS, now=now)
+
+
 # -- channels ---------------------------------------------------------------------------------
 
 
@@ -233,6 +294,7 @@ def update_channel(
         setattr(channel, name, value)
     channel.stamp_updated(by.ref, now)
     session.flush()
+    _changed(session, now)
     return channel
 
 
@@ -251,7 +313,7 @@ def check_required_fields(fields: Sequence[str]) -> list[str]:
     return list(fields)
 
 
-def missing_fields(channel: Channel, values: dict[str, Any]) -> list[str]:
+def missing_fields(channel: Channel | ChannelInfo, values: dict[str, Any]) -> list[str]:
     """The channel's required fields that ``values`` leaves empty (None or blank)."""
     return [
         name
@@ -267,15 +329,11 @@ def stage_limit(
     session: Session, *, channel: str, stage: str, emergency: bool
 ) -> tuple[float, LimitUnit] | None:
     """A stage's limit: the emergency profile (if emergency), then the channel's, then default."""
-    profiles = profile_chain(channel=channel, emergency=emergency)
-    rules = session.scalars(
-        select(SlaRule).where(SlaRule.stage == stage, SlaRule.profile.in_(profiles))
-    ).all()
-    by_profile = {r.profile: r for r in rules}
-    for profile in profiles:
-        if profile in by_profile:
-            rule = by_profile[profile]
-            return float(rule.amount), LimitUnit(rule.unit)
+    rules = reference(session).rules
+    for profile in profile_chain(channel=channel, emergency=emergency):
+        found = rules.get((profile, stage))
+        if found is not None:
+            return found
     return None
 
 
@@ -343,6 +401,7 @@ def put_rule(
         rule.stamp_updated(by.ref, now)
     rule.amount, rule.unit, rule.note = float(amount), LimitUnit(unit), note
     session.flush()
+    _changed(session, now)
     return rule, created
 
 
@@ -358,6 +417,7 @@ def delete_rule(session: Session, *, profile: str, stage: str, by: Actor, now: d
         raise NotFound(f"No SLA rule for {profile}/{stage}", code="sla_rule_not_found")
     session.delete(rule)
     session.flush()
+    _changed(session, now)
     log.info("SLA rule %s/%s deleted by %s at %s", profile, stage, by.ref, now)
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -18,7 +20,9 @@ from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from urbanops.catalog.models import CaseStandard, CatalogEntry
 from urbanops.catalog.schemas import StandardCreate, StandardPatch
+from urbanops.kit import revision
 from urbanops.kit.actor import Actor
+from urbanops.kit.calendar import LimitUnit
 from urbanops.kit.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
@@ -27,6 +31,56 @@ LEGACY_CODE = re.compile(r"(0[1-5])-(\d{2})")
 MATTER_CODE = re.compile(r"(0[6-9]|10)0(\d{2})")
 #: Old class 05 突发事件 has no 2026 class; only two subclasses live on under 10 其他事项.
 EMERGENCY_SUCCESSORS = {"05-07": "10001", "05-08": "10002"}
+
+
+@dataclass(frozen=True)
+class StandardInfo:
+    """What intake needs of a matter's default standard, detached (held in the process cache)."""
+
+    id: int
+    limit_amount: Decimal
+    limit_unit: LimitUnit
+    dedupe_radius_m: int
+    dedupe_window_h: int
+
+
+def _load_matters(session: Session) -> dict[str, StandardInfo | None]:
+    """Every matter's code and its default standard, if it has one (two queries)."""
+    matters: dict[str, StandardInfo | None] = dict.fromkeys(
+        session.scalars(select(CatalogEntry.code).where(CatalogEntry.kind == "matter"))
+    )
+    defaults = session.execute(
+        select(CatalogEntry.code, CaseStandard)
+        .join(CaseStandard.matter)
+        .where(CatalogEntry.kind == "matter", CaseStandard.is_default.is_(True))
+        .order_by(CaseStandard.id)
+    )
+    for code, s in defaults:
+        if matters.get(code) is None:
+            matters[code] = StandardInfo(
+                s.id, s.limit_amount, LimitUnit(s.limit_unit), s.dedupe_radius_m, s.dedupe_window_h
+            )
+    return matters
+
+
+_matters: revision.RevisionCache[dict[str, StandardInfo | None]] = revision.RevisionCache(
+    revision.CATALOG, _load_matters
+)
+
+
+def matter_defaults(session: Session) -> dict[str, StandardInfo | None]:
+    """Matter code → its default standard (None without one), from the process cache."""
+    return _matters.get(session)
+
+
+def default_standard(session: Session, *, code: str) -> StandardInfo | None:
+    """The cached default standard of the matter ``code`` (what ``standard_for`` answers)."""
+    return matter_defaults(session).get(code)
+
+
+def mark_changed(session: Session, *, now: datetime) -> None:
+    """Tell every process that standards changed (in the writer's transaction)."""
+    revision.mark_changed(session, kind=revision.CATALOG, now=now)
 
 
 def get_entry(session: Session, *, kind: str, code: str) -> CatalogEntry | None:
@@ -202,6 +256,7 @@ def create_standard(
         _make_default(session, standard)
     else:
         ensure_default(session, matter_id=matter.id)
+    mark_changed(session, now=now)
     return standard
 
 
@@ -227,6 +282,7 @@ def update_standard(
     session.flush()
     if wants_default is not None:
         set_default_flag(session, standard=standard, is_default=wants_default)
+    mark_changed(session, now=now)
     return standard
 
 
@@ -237,6 +293,7 @@ def delete_standard(session: Session, *, standard_id: int, by: Actor, now: datet
     session.delete(standard)
     session.flush()
     ensure_default(session, matter_id=matter_id)
+    mark_changed(session, now=now)
     log.info("case standard %s (%s) deleted by %s at %s", standard_id, label, by.ref, now)
 
 

@@ -235,6 +235,7 @@ def _upsert(session: Session, rows: list[SheetRow], *, by: Actor, now: datetime)
             service.set_default_flag(session, standard=standard, is_default=True)
     for matter_id in {standard.matter_id for standard, _ in written}:
         service.ensure_default(session, matter_id=matter_id)
+    service.mark_changed(session, now=now)
     return ImportReport(created=created, updated=updated)
 
 

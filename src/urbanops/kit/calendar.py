@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from urbanops.config import Settings
+from urbanops.kit import revision
 from urbanops.kit.actor import Actor
 from urbanops.kit.calendar_models import CalendarOverride, OverrideKind
 from urbanops.kit.errors import Conflict, NotFound
@@ -399,14 +400,23 @@ def _kind(working: bool, weekend: bool, announced: bool) -> DayKind:
 # -- persistence: overrides of the library (service functions; flush, never commit) ------------
 
 
-def load_calendar(session: Session, settings: Settings) -> WorkingCalendar:
-    """The working calendar of the settings, with every override row applied."""
+def _load_overrides(session: Session) -> tuple[dict[date, bool], dict[date, str]]:
+    """Every override row: day → worked, day → name."""
     rows = session.scalars(select(CalendarOverride)).all()
+    return {row.day: row.working for row in rows}, {row.day: row.name for row in rows}
+
+
+_overrides = revision.RevisionCache(revision.CALENDAR, _load_overrides)
+
+
+def load_calendar(session: Session, settings: Settings) -> WorkingCalendar:
+    """The working calendar of the settings, with every override row applied (rows cached)."""
+    working, names = _overrides.get(session)
     return WorkingCalendar(
         tz=settings.timezone,
         working_hours=parse_working_hours(settings.working_hours),
-        overrides={row.day: row.working for row in rows},
-        override_names={row.day: row.name for row in rows},
+        overrides=working,
+        override_names=names,
     )
 
 
@@ -435,6 +445,7 @@ def create_override(
             session.add(row)
     except IntegrityError as exc:
         raise Conflict(f"{day} already has an override", code="override_exists") from exc
+    revision.mark_changed(session, kind=revision.CALENDAR, now=now)
     return row
 
 
@@ -445,3 +456,4 @@ def delete_override(session: Session, *, day: date) -> None:
         raise NotFound(f"{day} has no override", code="override_not_found")
     session.delete(row)
     session.flush()
+    revision.mark_changed(session, kind=revision.CALENDAR)
