@@ -277,10 +277,9 @@ def report_case(
     )
     data = body.model_copy(update={"idempotency_key": key})
     now = clock.now()
-    result = service.report(session, data=data, by=by, now=now)
-    detail = case_detail(
-        session, result.case, viewer=by, now=now, calendar=load_calendar(session, settings)
-    )
+    calendar = load_calendar(session, settings)
+    result = service.report(session, data=data, by=by, now=now, calendar=calendar)
+    detail = case_detail(session, result.case, viewer=by, now=now, calendar=calendar)
     response.status_code = 201 if result.created or result.merged else 200
     response.headers["Location"] = f"/api/cases/{result.case.id}"
     _etag(response, result.case)
@@ -403,6 +402,7 @@ def act_on_case(
         case = service.act(
             session, case_id=case.id, action=action, by=by, now=now, reason=body.reason,
             note=body.note, officer_id=body.officer_id, expected_version=expected,
+            calendar=load_calendar(session, settings),
         )  # fmt: skip
     return _answer(session, settings, case, viewer=by, now=now, response=response)
 
@@ -436,7 +436,7 @@ def reclassify_case(
     with _current_state_on_conflict(case, by):
         case = service.reclassify(
             session, case_id=case.id, matter_code=body.matter_code, by=by, now=now,
-            reason=body.reason,
+            reason=body.reason, calendar=load_calendar(session, settings),
         )  # fmt: skip
     return _answer(session, settings, case, viewer=by, now=now, response=response)
 
