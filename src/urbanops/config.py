@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     api_token_ttl_s: int = 12 * 3600
     # Seconds between passes of the periodic jobs (the deadline sweeper); 0 disables them.
     sweeper_interval_s: float = Field(default=30.0, ge=0)
+    # A device whose latest fix is older than this many seconds counts as offline.
+    device_offline_after_s: int = Field(default=300, ge=10, le=86_400)
 
     @field_validator("working_hours")
     @classmethod

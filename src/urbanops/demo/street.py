@@ -21,13 +21,25 @@ from urbanops.areas.schemas import OfficerIn
 from urbanops.auth import passwords
 from urbanops.auth import service as auth
 from urbanops.demo.geometry import DemoStreet, build_guanhu
+from urbanops.demo.geometry import Officer as DemoOfficer
 from urbanops.kit.actor import SYSTEM, Role
 from urbanops.video.models import Camera, CameraKind
-from urbanops.workforce.models import Device, DeviceKind
+from urbanops.workforce.models import (
+    Device,
+    DeviceKind,
+    DutyChange,
+    DutyStatus,
+    Officer,
+    Squad,
+    TravelMode,
+)
 
 #: Every demo account signs in with this password (printed by ``urbanops demo``).
 DEMO_PASSWORD = "guanhu-demo"
 STREET_CODE = "440309001"
+SQUAD_NAMES = ("第一中队", "第二中队", "第三中队")
+#: Demo duty plan by member number within a grid: a few away, the rest on duty.
+TRAINING_MEMBER, LEAVE_MEMBER = 7, 11
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ def seed_demo_street(session: Session, *, now: datetime | None = None) -> SeedSu
         user_ids = _create_users(session, street, now)
         _create_responsibility_grids(session, street, user_ids, now)
         _create_devices(session, street, user_ids, now)
+        _create_workforce(session, street, user_ids, now)
         _create_cameras(session, street, now)
         session.flush()
     return _summary(street)
@@ -152,6 +165,55 @@ def _create_devices(
         )
         device.stamp_created(SYSTEM.ref, now)
         session.add(device)
+
+
+def _create_workforce(
+    session: Session, street: DemoStreet, user_ids: dict[str, int], now: datetime
+) -> None:
+    """Three squads (one per squad leader, over his grids) and an officer row per grid officer."""
+    squad_of_grid: dict[str, int] = {}
+    leaders = [s for s in street.staff if s.role is Role.SQUAD_LEADER]
+    for n, (leader, name) in enumerate(zip(leaders, SQUAD_NAMES, strict=False), start=1):
+        squad = Squad(code=f"SQ{n:02d}", name=name, leader_user_id=user_ids[leader.username])
+        squad.stamp_created(SYSTEM.ref, now)
+        session.add(squad)
+        session.flush()
+        squad_of_grid.update({code: squad.id for code in leader.grid_codes})
+    officers = [_demo_officer(o, user_ids, squad_of_grid, now) for o in street.officers]
+    session.add_all(officers)
+    session.flush()
+    session.add_all(
+        DutyChange(
+            officer_id=o.id,
+            at=now,
+            from_status=None,
+            to_status=o.duty_status,
+            reason="demo",
+            by=SYSTEM.ref,
+        )
+        for o in officers
+    )
+
+
+def _demo_officer(
+    officer: DemoOfficer, user_ids: dict[str, int], squad_of_grid: dict[str, int], now: datetime
+) -> Officer:
+    member = int(officer.username[-2:])
+    status = {TRAINING_MEMBER: DutyStatus.TRAINING, LEAVE_MEMBER: DutyStatus.LEAVE}.get(
+        member, DutyStatus.ON_DUTY
+    )
+    row = Officer(
+        user_id=user_ids[officer.username],
+        certificate_no=officer.certificate_no,
+        squad_id=squad_of_grid.get(officer.grid_code),
+        grid_code=officer.grid_code,
+        phone=officer.phone,
+        travel_mode=TravelMode.BICYCLE if officer.is_grid_leader else TravelMode.WALK,
+        duty_status=status,
+        duty_since=now,
+    )
+    row.stamp_created(SYSTEM.ref, now)
+    return row
 
 
 def _create_cameras(session: Session, street: DemoStreet, now: datetime) -> None:
