@@ -109,6 +109,7 @@ class Server:
     database_url: str
     workdir: Path
     pool_size: int | None = None  # None: the engine create_app() builds (SQLAlchemy's default)
+    app: str = "intake:bench_app"  # the uvicorn app factory (other benchmarks name their own)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -126,7 +127,7 @@ class Server:
             env["BENCH_POOL_SIZE"] = str(self.pool_size)
         log = (self.workdir / "server.log").open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "intake:bench_app", "--factory", *self.options()],
+            [sys.executable, "-m", "uvicorn", self.app, "--factory", *self.options()],
             cwd=self.workdir,
             env=env,
             stdout=log,

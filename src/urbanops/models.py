@@ -8,6 +8,7 @@ from urbanops.catalog import models as catalog_models
 from urbanops.kit import calendar_models, revision
 from urbanops.video import models as video_models
 from urbanops.workforce import models as workforce_models
+from urbanops.workforce import positions_models
 
 __all__ = [
     "areas_models",
@@ -16,6 +17,7 @@ __all__ = [
     "cases_models",
     "catalog_models",
     "channel_models",
+    "positions_models",
     "revision",
     "video_models",
     "workforce_models",
