@@ -24,6 +24,9 @@ from urbanops.kit.db import make_engine, make_sessionmaker
 from urbanops.kit.errors import ServiceUnavailable
 from urbanops.kit.jobs import PeriodicRunner
 from urbanops.kit.web import RequestLimit, install_problem_handlers
+from urbanops.workforce.api import router as workforce_router
+from urbanops.workforce.positions_api import router as positions_router
+from urbanops.workforce.tracks_api import router as tracks_router
 
 
 def create_app(
@@ -82,4 +85,7 @@ def create_app(
     app.include_router(calendar_router)
     app.include_router(cases_router)
     app.include_router(evidence_router)
+    app.include_router(positions_router)
+    app.include_router(workforce_router)
+    app.include_router(tracks_router)
     return app
