@@ -50,6 +50,7 @@ def test_walk_with_a_10_minute_stop_gives_distance_moving_time_and_one_stop() ->
     corner_lon, corner_lat = BEAT[1]
     assert stop.lon == pytest.approx(corner_lon, abs=5e-5)
     assert stop.lat == pytest.approx(corner_lat, abs=5e-5)
+    assert stats.first_at is not None and stats.last_at is not None
     assert stats.last_at - stats.first_at == timedelta(seconds=WALK_S + 600.0)
 
 
@@ -228,3 +229,20 @@ def test_a_single_fix_is_a_track_of_zero_length() -> None:
     assert stats.distance_m == 0.0
     assert stats.moving_s == 0.0
     assert stats.segments == 1
+
+
+def test_hours_standing_with_a_noisy_gps_is_one_stop_and_a_small_covered_disc() -> None:
+    grid = rectangle(GUANHU, east_m=2000.0, north_m=2000.0)
+    fixes = walk(
+        BEAT, every_s=1.0, stop_at_m=1600.0, stop_s=4 * 3600.0, jitter_m=8.0, accuracy_m=10.0
+    )
+
+    stats = patrol_stats(fixes, grid=("g", grid))
+
+    assert within(stats.distance_m, 3200.0)
+    assert within(stats.moving_s, WALK_S)
+    assert [s.duration_s for s in stats.stops] == [pytest.approx(4 * 3600.0, abs=10.0)]
+    assert stats.coverage is not None
+    still = patrol_stats(walk(BEAT), grid=("g", grid)).coverage
+    assert still is not None
+    assert stats.coverage.covered_m2 == pytest.approx(still.covered_m2, rel=0.01)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -115,7 +116,7 @@ def patrolled(db: Session) -> tuple[User, str, list[tuple[float, float]], list[F
 def test_patrol_stats_of_a_walk_across_the_officers_grid(
     client: TestClient,
     db: Session,
-    auth_headers,  # type: ignore[no-untyped-def]
+    auth_headers: Any,
     patrolled: tuple[User, str, list[tuple[float, float]], list[Fix]],
 ) -> None:
     user, code, line, fixes = patrolled
@@ -148,7 +149,7 @@ def test_patrol_stats_of_a_walk_across_the_officers_grid(
 
 def test_wider_coverage_buffer_covers_more(
     client: TestClient,
-    auth_headers,  # type: ignore[no-untyped-def]
+    auth_headers: Any,
     patrolled: tuple[User, str, list[tuple[float, float]], list[Fix]],
 ) -> None:
     user = patrolled[0]
@@ -184,7 +185,7 @@ def test_officer_reads_his_own_track_as_geojson(
 
 def test_track_as_gpx_parses_back(
     client: TestClient,
-    auth_headers,  # type: ignore[no-untyped-def]
+    auth_headers: Any,
     patrolled: tuple[User, str, list[tuple[float, float]], list[Fix]],
 ) -> None:
     user, _, _, fixes = patrolled
@@ -205,7 +206,7 @@ def test_track_as_gpx_parses_back(
 
 def test_the_phone_track_is_chosen_by_device_id(
     client: TestClient,
-    auth_headers,  # type: ignore[no-untyped-def]
+    auth_headers: Any,
     patrolled: tuple[User, str, list[tuple[float, float]], list[Fix]],
 ) -> None:
     user = patrolled[0]
@@ -222,7 +223,7 @@ def test_the_phone_track_is_chosen_by_device_id(
 
 def test_a_day_without_fixes_is_an_empty_track(
     client: TestClient,
-    auth_headers,  # type: ignore[no-untyped-def]
+    auth_headers: Any,
     patrolled: tuple[User, str, list[tuple[float, float]], list[Fix]],
 ) -> None:
     user = patrolled[0]
@@ -242,7 +243,7 @@ def test_a_day_without_fixes_is_an_empty_track(
 
 def test_the_last_second_of_the_day_before_belongs_to_the_day_before(
     client: TestClient,
-    auth_headers,  # type: ignore[no-untyped-def]
+    auth_headers: Any,
     patrolled: tuple[User, str, list[tuple[float, float]], list[Fix]],
 ) -> None:
     user = patrolled[0]
@@ -260,7 +261,7 @@ def test_the_last_second_of_the_day_before_belongs_to_the_day_before(
 def test_other_officers_and_foreign_squad_leaders_may_not_read_a_track(
     client: TestClient,
     db: Session,
-    auth_headers,  # type: ignore[no-untyped-def]
+    auth_headers: Any,
     patrolled: tuple[User, str, list[tuple[float, float]], list[Fix]],
 ) -> None:
     user, code, _, _ = patrolled
@@ -280,7 +281,7 @@ def test_other_officers_and_foreign_squad_leaders_may_not_read_a_track(
 
 def test_bad_requests_get_clear_answers(
     client: TestClient,
-    auth_headers,  # type: ignore[no-untyped-def]
+    auth_headers: Any,
     patrolled: tuple[User, str, list[tuple[float, float]], list[Fix]],
 ) -> None:
     user = patrolled[0]

@@ -32,6 +32,7 @@ from urbanops.workforce.positions_models import position_table
 
 _GEOD = Geod(ellps="WGS84")
 GPX_NS = "http://www.topografix.com/GPX/1/1"
+_SWEEP_CHUNK = 8  # vertices per piece of track buffered at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class Fix:
 class TrackRules:
     """Thresholds of the statistics; the defaults suit an officer on foot or on a bicycle."""
 
-    min_step_m: float = 5.0  # steps shorter than this (or the fixes' accuracy) are jitter
+    min_step_m: float = 5.0  # shorter steps (or within both fixes' accuracy) are jitter
     moving_speed_mps: float = 0.5  # slower than this is standing
     max_gap: timedelta = timedelta(minutes=5)  # a longer silence splits the track
     stop_radius_m: float = 30.0
@@ -164,8 +165,8 @@ def segment_bounds(fixes: Sequence[Fix], *, rules: TrackRules) -> list[tuple[int
 
 
 def _jitter_m(a: Fix, b: Fix, rules: TrackRules) -> float:
-    """The displacement below which two fixes may be the same place."""
-    return max(rules.min_step_m, a.accuracy_m or 0.0, b.accuracy_m or 0.0)
+    """The displacement below which two fixes may be the same place (their error circles meet)."""
+    return max(rules.min_step_m, (a.accuracy_m or 0.0) + (b.accuracy_m or 0.0))
 
 
 def _walk_segment(
@@ -176,7 +177,7 @@ def _walk_segment(
     The distance is measured from the last accepted fix (the anchor) to the first fix that is
     farther than the jitter: a standing device adds nothing, a slow walk with short steps still
     counts in full. The steps leading to that fix share its average speed; when that average is
-    below walking pace (the officer stood a while first) only the last step is taken as moving.
+    below walking pace (the officer stood a while first) only the departure is moving.
     """
     speeds = np.zeros(max(end - start - 1, 0))
     distance, anchor = 0.0, start
@@ -190,12 +191,29 @@ def _walk_segment(
         if span > 0 and d / span > rules.moving_speed_mps:
             speeds[anchor - start : i - start] = d / span
         else:
-            prev = fixes[i - 1]
-            _, _, last = _GEOD.inv(prev.lon, prev.lat, b.lon, b.lat)
-            dt = (b.at - prev.at).total_seconds()
-            speeds[i - 1 - start] = last / dt if dt > 0 else 0.0
+            left = _departure(fixes, anchor, i)
+            _, _, away = _GEOD.inv(fixes[left].lon, fixes[left].lat, b.lon, b.lat)
+            dt = (b.at - fixes[left].at).total_seconds()
+            speeds[left - start : i - start] = away / dt if dt > 0 else 0.0
         anchor = i
     return distance, speeds
+
+
+def _departure(fixes: Sequence[Fix], anchor: int, i: int) -> int:
+    """Where the walk to fix ``i`` began: back from it while each earlier fix lies farther away."""
+    b = fixes[i]
+
+    def away(j: int) -> float:
+        _, _, d = _GEOD.inv(fixes[j].lon, fixes[j].lat, b.lon, b.lat)
+        return float(d)
+
+    j, d_j = i - 1, away(i - 1)
+    while j > anchor:
+        d_before = away(j - 1)
+        if d_before <= d_j:
+            break
+        j, d_j = j - 1, d_before
+    return j
 
 
 def _step_speeds(fixes: Sequence[Fix], start: int, end: int, implied: np.ndarray) -> np.ndarray:
@@ -334,28 +352,30 @@ def track_geometry(fixes: Sequence[Fix], *, rules: TrackRules) -> BaseGeometry:
     return GeometryCollection(parts)
 
 
-def _thinned_lines(
+def _swept_pieces(
     fixes: Sequence[Fix], *, rules: TrackRules, transformer: Transformer
 ) -> list[BaseGeometry]:
-    """The track in metres, each piece keeping only fixes ``step_m`` from the last kept one.
+    """The track in metres as short lines, ready to buffer.
 
-    A tenth of the buffer changes the swept area by well under 1 %, and a standing device's
-    zigzag shrinks to a few points, so the buffer stays fast on a whole day.
+    Fixes closer than a tenth of the buffer to the last kept one are dropped (the swept area
+    changes by well under 1 %), and lines are cut every ``_SWEEP_CHUNK`` vertices: GEOS buffers
+    a long self-crossing zigzag, as a standing device draws, very slowly, short pieces fast.
     """
     step_m = rules.coverage_buffer_m / 10
     lon, lat, _ = _arrays(fixes)
     x, y = (np.asarray(v, dtype=np.float64) for v in transformer.transform(lon, lat))
-    parts: list[BaseGeometry] = []
+    pieces: list[BaseGeometry] = []
     for start, end in segment_bounds(fixes, rules=rules):
         kept = [start]
         for i in range(start + 1, end):
             if np.hypot(x[i] - x[kept[-1]], y[i] - y[kept[-1]]) >= step_m:
                 kept.append(i)
-        if kept[-1] != end - 1:
-            kept.append(end - 1)
         points = np.column_stack([x[kept], y[kept]])
-        parts.append(LineString(points) if len(kept) > 1 else Point(points[0]))
-    return parts
+        if len(kept) == 1:
+            pieces.append(Point(points[0]))
+        for i in range(0, len(kept) - 1, _SWEEP_CHUNK):
+            pieces.append(LineString(points[i : i + _SWEEP_CHUNK + 1]))
+    return pieces
 
 
 def coverage(
@@ -366,7 +386,7 @@ def coverage(
     grid_m = _to_metric(grid, transformer)
     covered = 0.0
     if fixes:
-        pieces = _thinned_lines(fixes, rules=rules, transformer=transformer)
+        pieces = _swept_pieces(fixes, rules=rules, transformer=transformer)
         swept = shapely.union_all(shapely.buffer(pieces, rules.coverage_buffer_m, quad_segs=16))
         covered = float(shapely.intersection(swept, grid_m).area)
     return Coverage(
