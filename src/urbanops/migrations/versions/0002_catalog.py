@@ -16,13 +16,13 @@ from alembic import op
 
 from urbanops.catalog.defaults import default_standard_rows, national_catalogue_rows
 from urbanops.kit.db import UTCDateTime
+from urbanops.migrations.columns import PK as ID
 
 revision: str = "0002_catalog"
 down_revision: str | None = "0001_areas"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 LIMIT_UNITS = ("urgent_hour", "work_hour", "work_day", "natural_day")
 
 

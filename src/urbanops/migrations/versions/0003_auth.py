@@ -12,22 +12,15 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from urbanops.migrations.columns import PK as BIGINT
+from urbanops.migrations.columns import audited
+
 revision: str = "0003_auth"
 down_revision: str | None = "0002_catalog"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-BIGINT = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 UTC_DT = sa.DateTime(timezone=True)
-
-
-def _audited() -> list[sa.Column]:
-    return [
-        sa.Column("created_at", UTC_DT, nullable=False),
-        sa.Column("created_by", sa.String(64), nullable=False),
-        sa.Column("updated_at", UTC_DT, nullable=True),
-        sa.Column("updated_by", sa.String(64), nullable=True),
-    ]
 
 
 def upgrade() -> None:
@@ -39,7 +32,7 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(32), nullable=True),
         sa.Column("password_hash", sa.String(255), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        *_audited(),
+        *audited(),
         sa.PrimaryKeyConstraint("id", name="pk_user"),
         sa.UniqueConstraint("username", name="uq_user_username"),
     )
@@ -91,7 +84,7 @@ def upgrade() -> None:
         sa.Column("device_ref", sa.String(100), nullable=True),
         sa.Column("last_used_at", UTC_DT, nullable=True),
         sa.Column("revoked_at", UTC_DT, nullable=True),
-        *_audited(),
+        *audited(),
         sa.ForeignKeyConstraint(
             ["user_id"], ["user.id"], name="fk_api_key_user_id_user", ondelete="SET NULL"
         ),

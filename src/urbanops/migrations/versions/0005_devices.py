@@ -9,21 +9,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from urbanops.migrations.columns import PK, audited
+
 revision: str = "0005_devices"
 down_revision: str | None = "0004_calendar"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-
-def _audited() -> list[sa.Column]:
-    return [
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("created_by", sa.String(64), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("updated_by", sa.String(64), nullable=True),
-    ]
 
 
 def upgrade() -> None:
@@ -35,7 +26,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=True),
         sa.Column("vehicle_plate", sa.String(16), nullable=True),
-        *_audited(),
+        *audited(),
         sa.PrimaryKeyConstraint("id", name="pk_device"),
         sa.UniqueConstraint("identifier", name="uq_device_identifier"),
     )
@@ -50,7 +41,7 @@ def upgrade() -> None:
         sa.Column("lat", sa.Float(), nullable=False),
         sa.Column("bearing_deg", sa.Float(), nullable=True),
         sa.Column("unit_grid_code", sa.String(15), nullable=True),
-        *_audited(),
+        *audited(),
         sa.PrimaryKeyConstraint("id", name="pk_camera"),
         sa.UniqueConstraint("code", name="uq_camera_code"),
     )

@@ -15,13 +15,13 @@ from alembic import op
 
 from urbanops.catalog.channels import default_channel_rows, default_sla_rows
 from urbanops.kit.db import UTCDateTime
+from urbanops.migrations.columns import PK as ID
 
 revision: str = "0006_channels"
 down_revision: str | None = "0005_devices"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 LIMIT_UNITS = ("urgent_hour", "work_hour", "work_day", "natural_day")
 SLA_STAGES = ("verify", "register", "dispatch", "respond", "handle", "check", "close", "contact")
 

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from urbanops.migrations.columns import PK
+
 revision: str = "0007_cases"
 down_revision: str | None = "0006_channels"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def _at(name: str, nullable: bool = True) -> sa.Column:

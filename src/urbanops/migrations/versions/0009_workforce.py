@@ -9,21 +9,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from urbanops.migrations.columns import PK, audited
+
 revision: str = "0009_workforce"
 down_revision: str | None = "0008_reference_revision"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-
-def _audited() -> list[sa.Column]:
-    return [
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("created_by", sa.String(64), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("updated_by", sa.String(64), nullable=True),
-    ]
 
 
 def _squad() -> None:
@@ -33,7 +24,7 @@ def _squad() -> None:
         sa.Column("code", sa.String(32), nullable=False),
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("leader_user_id", sa.BigInteger(), nullable=True),
-        *_audited(),
+        *audited(),
         sa.PrimaryKeyConstraint("id", name="pk_squad"),
         sa.UniqueConstraint("code", name="uq_squad_code"),
         sa.ForeignKeyConstraint(
@@ -55,7 +46,7 @@ def _officer() -> None:
         sa.Column("travel_mode", sa.String(16), nullable=False),
         sa.Column("duty_status", sa.String(16), nullable=False),
         sa.Column("duty_since", sa.DateTime(timezone=True), nullable=False),
-        *_audited(),
+        *audited(),
         sa.PrimaryKeyConstraint("id", name="pk_officer"),
         sa.UniqueConstraint("user_id", name="uq_officer_user_id"),
         sa.UniqueConstraint("certificate_no", name="uq_officer_certificate_no"),
@@ -93,7 +84,7 @@ def _shift() -> None:
         sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.String(8), nullable=False),
-        *_audited(),
+        *audited(),
         sa.PrimaryKeyConstraint("id", name="pk_shift"),
         sa.ForeignKeyConstraint(["officer_id"], ["officer.id"], name="fk_shift_officer_id_officer"),
     )
