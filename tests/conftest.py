@@ -126,6 +126,7 @@ def settings(tmp_path: Path) -> Settings:
         database_url="sqlite://",
         evidence_root=tmp_path / "evidence",
         sweeper_interval_s=0,  # tests run sweeps explicitly on the moved clock
+        position_flush_interval_s=0,  # and flush the position buffer explicitly
     )
 
 

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     api_token_ttl_s: int = 12 * 3600
     # Seconds between passes of the periodic jobs (the deadline sweeper); 0 disables them.
     sweeper_interval_s: float = Field(default=30.0, ge=0)
+    # Position intake (OsmAnd, batches): filters, and the buffered writer's period (0: no
+    # background writer; the caller flushes, as tests do).
+    position_max_accuracy_m: float = Field(default=100.0, gt=0)
+    position_max_speed_kmh: float = Field(default=200.0, gt=0)
+    osmand_speed_unit: Literal["knots", "kmh", "mps", "mph"] = "knots"
+    position_flush_interval_s: float = Field(default=0.25, ge=0)
     # A device whose latest fix is older than this many seconds counts as offline.
     device_offline_after_s: int = Field(default=300, ge=10, le=86_400)
 

@@ -337,3 +337,19 @@ def test_officer_browser_position_goes_to_his_web_device(
     assert (row.source, row.unit_grid_code) == ("browser", POINT.unit_grid_code)
     latest = client.get("/api/positions/latest", headers=auth_headers(Role.DISPATCHER))
     assert [r["lat"] for r in latest.json()] == [LAT]
+
+
+def test_an_operator_sets_the_position_filters_and_speed_unit_through_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import ValidationError
+
+    from urbanops.config import Settings
+    from urbanops.workforce.positions import Limits
+
+    monkeypatch.setenv("URBANOPS_OSMAND_SPEED_UNIT", "kmh")
+    monkeypatch.setenv("URBANOPS_POSITION_MAX_ACCURACY_M", "30")
+    limits = Limits.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert (limits.osmand_speed_unit, limits.max_accuracy_m) == ("kmh", 30.0)
+    with pytest.raises(ValidationError):
+        Settings(osmand_speed_unit="furlongs", _env_file=None)  # type: ignore[arg-type, call-arg]

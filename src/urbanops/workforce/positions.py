@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from urbanops.areas import locator
 from urbanops.areas.codes import AreaLevel
+from urbanops.config import Settings
 from urbanops.kit.db import UTCDateTime
 from urbanops.workforce.models import Device
 from urbanops.workforce.positions_models import (
@@ -63,7 +64,7 @@ class FixError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Filtering and buffering settings (with defaults when Settings does not name them)."""
+    """Filtering and buffering limits; ``from_settings`` takes the operator's values."""
 
     max_accuracy_m: float = 100.0
     max_speed_kmh: float = 200.0
@@ -76,19 +77,14 @@ class Limits:
     recent_per_device: int = 64
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Limits:
-        """Read ``position_*`` / ``osmand_speed_unit`` settings where they exist."""
-        values = {
-            name: getattr(settings, key)
-            for name, key in (
-                ("max_accuracy_m", "position_max_accuracy_m"),
-                ("max_speed_kmh", "position_max_speed_kmh"),
-                ("osmand_speed_unit", "osmand_speed_unit"),
-                ("flush_interval_s", "position_flush_interval_s"),
-            )
-            if getattr(settings, key, None) is not None
-        }
-        return cls(**values)
+    def from_settings(cls, settings: Settings) -> Limits:
+        """The limits an operator set (``URBANOPS_POSITION_*``, ``URBANOPS_OSMAND_SPEED_UNIT``)."""
+        return cls(
+            max_accuracy_m=settings.position_max_accuracy_m,
+            max_speed_kmh=settings.position_max_speed_kmh,
+            osmand_speed_unit=settings.osmand_speed_unit,
+            flush_interval_s=settings.position_flush_interval_s,
+        )
 
 
 @dataclass(frozen=True)
@@ -600,9 +596,8 @@ def _upsert_latest(session: Session, newest: Sequence[Fix]) -> None:
 
 
 def _touch_devices(session: Session, newest: Sequence[Fix]) -> None:
-    """Move ``device.last_fix_at`` forward, where the device table has that column."""
-    column = getattr(Device, "last_fix_at", None)
-    if column is None or not newest:
+    """Move ``device.last_fix_at`` forward (it decides online / offline)."""
+    if not newest:
         return
     table = Device.__table__
     assert isinstance(table, Table)

@@ -63,9 +63,9 @@ def ingest_of(app: FastAPI) -> svc.PositionIngest:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> Any:
-    """Run the writer thread while the app serves, when periodic jobs are enabled."""
+    """Run the writer thread while the app serves, unless its period is 0 (tests flush)."""
     ingest = ingest_of(app)
-    enabled = app.state.settings.sweeper_interval_s > 0  # tests flush explicitly instead
+    enabled = app.state.settings.position_flush_interval_s > 0
 
     def scope() -> AbstractContextManager[Session]:
         return unit_of_work(app.state.sessionmaker)
