@@ -353,3 +353,21 @@ def test_an_operator_sets_the_position_filters_and_speed_unit_through_the_enviro
     assert (limits.osmand_speed_unit, limits.max_accuracy_m) == ("kmh", 30.0)
     with pytest.raises(ValidationError):
         Settings(osmand_speed_unit="furlongs", _env_file=None)  # type: ignore[arg-type, call-arg]
+
+
+def test_a_stored_fix_brings_its_device_online_and_an_older_one_does_not_move_it_back(
+    app: FastAPI, client: TestClient, db: Session, clock: ManualClock
+) -> None:
+    from urbanops.workforce import service as workforce
+
+    newer, older = clock.now() - timedelta(seconds=20), clock.now() - timedelta(minutes=30)
+    for at in (newer, older):
+        params = {"id": RADIO, "lat": LAT, "lon": LON, "timestamp": epoch(at)}
+        assert client.get("/osmand", params=params).status_code == 200
+        flush(app, db)
+    device = db.get(Device, device_id(db, RADIO))
+    assert device is not None
+    db.refresh(device)
+    assert device.last_fix_at == newer.astimezone(UTC).replace(microsecond=0)
+    assert workforce.online(device, now=clock.now(), offline_after_s=300)
+    assert not workforce.online(device, now=clock.now() + timedelta(minutes=5), offline_after_s=300)

@@ -98,8 +98,8 @@ def test_a_device_is_online_while_its_last_fix_is_younger_than_five_minutes(
         return {d["id"] for d in answer.json()}
 
     assert device_id in online_ids("false")
-    service.note_fix(db, device_id=device_id, at=clock.now() - timedelta(seconds=60))
-    service.note_fix(db, device_id=device_id, at=clock.now() - timedelta(hours=1))  # older: kept
+    service.note_fixes(db, fixes=[(device_id, clock.now() - timedelta(seconds=60))])
+    service.note_fixes(db, fixes=[(device_id, clock.now() - timedelta(hours=1))])  # older: kept
     assert device_id in online_ids("true") and device_id not in online_ids("false")
     clock.advance(timedelta(seconds=239))
     assert client.get(f"/api/devices/{device_id}", headers=admin).json()["online"] is True

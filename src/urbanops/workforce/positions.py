@@ -22,26 +22,25 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from urbanops.areas import locator
 from urbanops.areas.codes import AreaLevel
 from urbanops.config import Settings
-from urbanops.kit.db import UTCDateTime
+from urbanops.workforce import service as workforce
 from urbanops.workforce.models import Device
 from urbanops.workforce.positions_models import (
     FIX_COLUMNS,
     position_latest_table,
-    position_table,
 )
 
 log = logging.getLogger(__name__)
@@ -474,7 +473,7 @@ def write_fixes(session: Session, fixes: Sequence[Fix]) -> None:
         _insert_sqlite(session, fixes)
     newest = _newest_per_device(fixes)
     _upsert_latest(session, newest)
-    _touch_devices(session, newest)
+    workforce.note_fixes(session, fixes=[(f.device_id, f.at) for f in newest])
 
 
 def locate_unit_grids(session: Session, fixes: Sequence[Fix]) -> None:
@@ -593,28 +592,3 @@ def _upsert_latest(session: Session, newest: Sequence[Fix]) -> None:
         where=stmt.excluded.at > table.c.at,
     )
     session.execute(stmt, [f.row() for f in sorted(newest, key=lambda f: f.device_id)])
-
-
-def _touch_devices(session: Session, newest: Sequence[Fix]) -> None:
-    """Move ``device.last_fix_at`` forward (it decides online / offline)."""
-    if not newest:
-        return
-    table = Device.__table__
-    assert isinstance(table, Table)
-    at = bindparam("b_at", type_=UTCDateTime())
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .where(table.c.last_fix_at.is_(None) | (table.c.last_fix_at < at))
-        .values(last_fix_at=at)
-    )
-    session.connection().execute(stmt, [{"b_id": f.device_id, "b_at": f.at} for f in newest])
-
-
-def fixes_of(session: Session, *, device_id: int) -> Iterator[Any]:
-    """Stored fixes of a device, oldest first (for tests and tracks)."""
-    yield from session.execute(
-        select(position_table)
-        .where(position_table.c.device_id == device_id)
-        .order_by(position_table.c.at)
-    )

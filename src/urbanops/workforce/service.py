@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,7 @@ from urbanops.auth import service as auth
 from urbanops.auth.models import ApiKey, User
 from urbanops.kit import events
 from urbanops.kit.actor import Actor
+from urbanops.kit.db import UTCDateTime
 from urbanops.kit.errors import Conflict, InvalidInput, NotFound, Problem
 from urbanops.workforce.models import (
     Device,
@@ -516,11 +517,17 @@ def issue_device_key(
     return key, plain
 
 
-def note_fix(session: Session, *, device_id: int, at: datetime) -> None:
-    """Move a device's ``last_fix_at`` forward to ``at`` (never back), for position ingestion."""
-    session.execute(
-        update(Device)
-        .where(Device.id == device_id)
-        .where(or_(Device.last_fix_at.is_(None), Device.last_fix_at < at))
+def note_fixes(session: Session, *, fixes: Sequence[tuple[int, datetime]]) -> None:
+    """Move each device's ``last_fix_at`` forward to its fix time (never back), in one statement."""
+    if not fixes:
+        return
+    table = Device.__table__
+    assert isinstance(table, Table)
+    at = bindparam("b_at", type_=UTCDateTime())
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .where(or_(table.c.last_fix_at.is_(None), table.c.last_fix_at < at))
         .values(last_fix_at=at)
     )
+    session.connection().execute(stmt, [{"b_id": d, "b_at": t} for d, t in fixes])
