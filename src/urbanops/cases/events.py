@@ -20,6 +20,7 @@ class CaseReported(CaseEvent):
     channel: str
     matter_code: str
     merged: bool = False  # True when the report joined an existing case as a duplicate
+    emergency: bool = False  # the case is an emergency (dispatched automatically)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -318,6 +318,7 @@ def _reported(case: Case, now: datetime, *, merged: bool, channel: str | None = 
     return CaseReported(
         at=now, case_id=case.id, number=case.number, state=case.state.value,
         channel=channel or case.channel, matter_code=case.matter_code, merged=merged,
+        emergency=case.is_emergency,
     )  # fmt: skip
 
 
