@@ -270,3 +270,19 @@ def test_a_stale_expected_version_is_409_with_the_current_state(
         _act(db, clock, case, "note", people.operator, expected_version=version)
     assert stale.value.code == "concurrent_update"
     assert stale.value.extra["state"] == "registered"
+
+
+def test_the_officer_who_handled_the_case_may_not_check_his_own_work(
+    db: Session, clock: ManualClock, people: People
+) -> None:
+    case = make_report(db, clock, people.operator, channel="grid_report", matter_code="07002").case
+    _act(db, clock, case, "register", people.shift_leader)
+    _act(db, clock, case, "dispatch", people.dispatcher, officer_id=people.officer.id)
+    _act(db, clock, case, "accept", people.officer)
+    _act(db, clock, case, "handle", people.officer)
+    with pytest.raises(Forbidden) as refused:
+        _act(db, clock, case, "check", people.officer)
+    assert refused.value.code == "own_work_check"
+    assert case.state is CaseState.HANDLED
+    _act(db, clock, case, "check", people.operator)
+    assert case.state is CaseState.CHECKED

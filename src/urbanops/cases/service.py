@@ -488,6 +488,15 @@ def _by_assigned_officer(step: _Step) -> None:
     raise Forbidden("Only the assigned officer may do this", code="not_assigned_officer")
 
 
+def _check(step: _Step) -> None:
+    """核查 is someone else's look at the work: the officer who handled it may not check it."""
+    if step.by.id is not None and step.by.id == step.case.officer_id:
+        raise Forbidden(
+            "The officer who handled the case may not check (核查) his own work",
+            code="own_work_check",
+        )
+
+
 def _rework(step: _Step) -> None:
     step.case.rework_count += 1
     step.data["officer_id"] = step.case.officer_id
@@ -553,6 +562,7 @@ EFFECTS: dict[str, Callable[[_Step], None]] = {
     "redispatch": _dispatch,
     "accept": _by_assigned_officer,
     "handle": _by_assigned_officer,
+    "check": _check,
     "rework": _rework,
     "return": _return,
     "request_suspension": _request_suspension,
