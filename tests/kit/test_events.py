@@ -187,3 +187,15 @@ def test_an_event_published_in_a_rolled_back_savepoint_is_dropped(db_engine) -> 
     finally:
         unsubscribe()
     assert heard == [1, 3]
+
+
+def test_a_released_savepoint_delivers_nothing_before_the_real_commit(
+    db_engine: Engine, heard: list[Event], tag: str
+) -> None:
+    with Session(db_engine) as session:
+        publish(session, Pinged(at=AT, tag=tag))
+        with session.begin_nested():
+            publish(session, Ponged(at=AT, tag=tag))
+        assert heard == []  # the savepoint's release is not the commit
+        session.commit()
+    assert heard == [Pinged(at=AT, tag=tag), Ponged(at=AT, tag=tag)]

@@ -110,6 +110,8 @@ def _within(txn: Any, ancestor: Any) -> bool:
 
 @sa_event.listens_for(Session, "after_commit")
 def _deliver_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # SQLAlchemy calls this on a savepoint's release too; only the real commit counts
     queued = session.info.pop(_PENDING, [])
     for _txn, ev in queued:
         bus.deliver(ev)
