@@ -1,0 +1,1 @@
+"""Dispatch: recommendation, assignment, the 5/10-minute mechanism."""
