@@ -15,14 +15,16 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
+import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from urbanops.auth.deps import CurrentActor, require
 from urbanops.kit.actor import Actor, Role
@@ -82,12 +84,12 @@ async def _lifespan(app: FastAPI) -> Any:
 router = APIRouter(tags=["positions"], lifespan=_lifespan)
 
 
-def _session_scope(request: Request) -> AbstractContextManager[Session]:
+def _session_scope(request: Request, *, write: bool = False) -> AbstractContextManager[Session]:
     """A session from the app's session provider (honouring an override of ``get_session``)."""
     provider = request.app.dependency_overrides.get(get_session)
     if provider is not None:
         return contextmanager(provider)()
-    return unit_of_work(request.app.state.sessionmaker, write=False)
+    return unit_of_work(request.app.state.sessionmaker, write=write)
 
 
 def _lookup(request: Request, identifier: str) -> svc.DeviceRef | None:
@@ -98,9 +100,12 @@ def _lookup(request: Request, identifier: str) -> svc.DeviceRef | None:
 # --- OsmAnd ----------------------------------------------------------------------------------
 
 
-@router.get("/osmand", operation_id="osmand_get")
-@router.post("/osmand", operation_id="osmand_post")
-@router.put("/osmand", operation_id="osmand_put")
+OSMAND_PATH = "/osmand"
+
+
+@router.get(OSMAND_PATH, operation_id="osmand_get")
+@router.post(OSMAND_PATH, operation_id="osmand_post")
+@router.put(OSMAND_PATH, operation_id="osmand_put")
 async def osmand(request: Request) -> Response:
     """OsmAnd / Traccar Client position (query, form or JSON); 200 once buffered."""
     ingest = ingest_of(request.app)
@@ -128,6 +133,9 @@ async def osmand(request: Request) -> Response:
         )
     except svc.FixError as exc:
         fix = exc
+    alarm = _alarm_in(payload if is_json else params)
+    if alarm is not None:  # before buffering: a failure answers 500, so the device sends again
+        await run_in_threadpool(_raise_alarm, request, ingest, ref, alarm, fix, now)
     if fix is None:
         return Response(status_code=200, headers={"X-Fix-Dropped": "not_valid"})
     rejections = _submit(ingest, [fix], now)
@@ -138,6 +146,161 @@ async def osmand(request: Request) -> Response:
         status = 422 if is_json else 400
         raise Problem(reason.detail, status=status, code=reason.reason, title="Fix refused")
     return Response(status_code=200, headers={"X-Fix-Dropped": reason.reason})
+
+
+class OsmandFastPath:
+    """ASGI middleware: the everyday OsmAnd fix answered before the router.
+
+    Routing and dependency solving cost this app several times the work of taking a fix (the
+    router tries each of its routes in turn), and trackers send a fix every few seconds each. The
+    everyday case — query or form keys, a device already cached, no alarm — is read, filtered
+    and buffered here with the route's own functions (``_form_fix``, ``PositionIngest.submit``);
+    anything else (a JSON body, an unknown or uncached device, an alarm, a fix refused with a
+    4xx, a full buffer) goes on to the ``/osmand`` route unchanged, which answers it as before.
+    Nothing here waits on the database, so it needs no place under ``RequestLimit``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["path"] != OSMAND_PATH
+            or scope["method"] not in ("GET", "POST", "PUT")
+            or _is_json(scope)
+        ):
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        if scope["method"] != "GET":
+            body = await _read_body(receive)
+            receive = _replay(body, receive)
+        dropped = _take_osmand_fix(scope["app"], scope["query_string"], body)
+        if dropped is None:
+            await self.app(scope, receive, send)
+            return
+        headers = [(b"content-length", b"0")]
+        if dropped:
+            headers.append((b"x-fix-dropped", dropped.encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def _take_osmand_fix(app: FastAPI, query: bytes, body: bytes) -> str | None:
+    """Buffer an everyday OsmAnd fix: "" when taken, the reason when filtered out (both 200),
+    None when the ``/osmand`` route must answer."""
+    ingest: svc.PositionIngest | None = getattr(app.state, "positions", None)
+    if ingest is None:
+        return None
+    params = _form_params(query.decode("latin-1"))  # as Starlette reads a query string
+    if body:
+        params.update(_form_params(body.decode("utf-8", "replace")))
+    identifier = params.get("id") or params.get("deviceid")
+    ref = ingest.cached_device(identifier) if identifier else None
+    if ref is None or "alarm" in params:
+        return None
+    now = app.state.clock.now()
+    try:
+        fix = _form_fix(params, ref, ingest, now)
+        if fix is None:
+            return "not_valid"
+        rejections = ingest.submit([fix], now=now)
+    except (svc.FixError, svc.BufferFull):
+        return None
+    if not rejections:
+        return ""
+    if rejections[0].reason in REFUSED:  # from the future: the filter kept nothing of it
+        return None
+    return rejections[0].reason
+
+
+def _form_params(text: str) -> dict[str, str]:
+    """``dict(parse_qsl(text, keep_blank_values=True))``, quicker when nothing is escaped."""
+    if "%" in text or "+" in text:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    params = {}
+    for part in text.split("&"):
+        if part:
+            key, _, value = part.partition("=")
+            params[key] = value
+    return params
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return bool(value.startswith(b"application/json"))
+    return False
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands ``body`` over again, for the app behind."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def _alarm_in(raw: dict[str, Any]) -> str | None:
+    """Traccar's ``alarm`` key (``sos`` …): a query/form key, or in the JSON body, its location
+    or the location's extras."""
+    location = raw.get("location")
+    location = location if isinstance(location, dict) else {}
+    extras = location.get("extras")
+    extras = extras if isinstance(extras, dict) else {}
+    for value in (raw.get("alarm"), location.get("alarm"), extras.get("alarm")):
+        if isinstance(value, str) and value.strip():
+            return value.strip().lower()
+    return None
+
+
+def _raise_alarm(
+    request: Request,
+    ingest: svc.PositionIngest,
+    ref: svc.DeviceRef,
+    kind: str,
+    fix: svc.Fix | svc.FixError | None,
+    now: Any,
+) -> None:
+    """Hand a device's alarm to the ingest's alarm hooks in a transaction of its own."""
+    if not ingest.alarm_hooks:
+        return
+    with _session_scope(request, write=True) as session:
+        ingest.raise_alarm(session, _alarm(ingest, ref, kind, fix, now, "osmand"))
+
+
+def _alarm(
+    ingest: svc.PositionIngest,
+    ref: svc.DeviceRef,
+    kind: str,
+    fix: svc.Fix | svc.FixError | None,
+    now: Any,
+    source: str,
+) -> svc.Alarm:
+    """The alarm where its fix is, else where the device was last known to be."""
+    where = fix if isinstance(fix, svc.Fix) else ingest.latest(ref.id)
+    lon, lat = (None, None) if where is None else (where.lon, where.lat)
+    return svc.Alarm(device_id=ref.id, user_id=ref.user_id, kind=kind, at=now, lon=lon, lat=lat,
+                     source=source)  # fmt: skip
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -156,10 +319,14 @@ def _submit(
     try:
         return ingest.submit(fixes, now=now)
     except svc.BufferFull as exc:
-        raise ServiceUnavailable(
-            "Positions are arriving faster than they can be written; retry shortly",
-            code="position_buffer_full",
-        ) from exc
+        raise _buffer_full() from exc
+
+
+def _buffer_full() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "Positions are arriving faster than they can be written; retry shortly",
+        code="position_buffer_full",
+    )
 
 
 def _form_fix(
@@ -292,26 +459,107 @@ async def post_batch(
     if actor.kind == "device" and not actor.device_ref:
         raise Forbidden("This device key is bound to no device", code="device_key_unbound")
     ingest, now = ingest_of(request.app), clock.now()
-    checked = await run_in_threadpool(_batch_fixes, session, ingest, actor, fixes, now)
-    rejections = _submit(ingest, checked, now)
+    block, checked = await run_in_threadpool(_batch_block, session, ingest, actor, fixes, now)
+    if ingest.alarm_hooks:
+        await run_in_threadpool(_batch_alarms, session, ingest, list(checked.values()), now)
+    try:
+        rejections = ingest.submit_block(block, now=now)
+    except svc.BufferFull as exc:
+        raise _buffer_full() from exc
+    rejections += [
+        svc.Rejection(i, f.reason, f.detail)
+        for i, f in checked.items()
+        if isinstance(f, svc.FixError)
+    ]
+    rejections.sort(key=lambda r: r.index)
     return BatchOut(
         accepted=len(fixes) - len(rejections),
         rejected=[RejectedOut(index=r.index, reason=r.reason, detail=r.detail) for r in rejections],
     )
 
 
-def _batch_fixes(
+_NOT_AN_OBJECT: dict[str, Any] = {}
+_NO_DEVICE = -1
+
+
+def _batch_block(
     session: Session, ingest: svc.PositionIngest, actor: Actor, items: list[Any], now: Any
-) -> list[svc.Fix | svc.FixError]:
-    """Check each item of a batch; a bad one becomes a ``FixError`` at its index."""
-    out: list[svc.Fix | svc.FixError] = []
-    devices: dict[str, svc.DeviceRef | None] = {}
-    for item in items:
+) -> tuple[svc.FixBlock, dict[int, svc.Fix | svc.FixError]]:
+    """Check a batch column by column: the block of its fixes, and what ``_batch_fix`` made of
+    the items (by index) that are not plainly good, which it checks one by one and explains.
+
+    Plainly good: an object naming a known device (that the key may post for), plain numbers
+    in range, a time ``time_column`` reads, attributes an object or absent, and no alarm.
+    """
+    n = len(items)
+    rows, odd = items, np.zeros(n, dtype=bool)
+    if set(map(type, items)) != {dict}:
+        rows = [item if type(item) is dict else _NOT_AN_OBJECT for item in items]
+        odd |= np.fromiter((type(item) is not dict for item in items), bool, n)
+    default = actor.device_ref
+    names = [row.get("device") or default for row in rows]
+    allowed = {name for name in names if type(name) is str and name}
+    if actor.kind == "device":
+        allowed &= {default}
+    devices = ingest.devices(session, allowed)
+    refs = [devices.get(name) if type(name) is str else None for name in names]
+    device_id = np.fromiter((_NO_DEVICE if r is None else r.id for r in refs), np.int64, n)
+    user_id = np.fromiter((-1 if r is None or r.user_id is None else r.user_id for r in refs),
+                          np.int64, n)  # fmt: skip
+    odd |= device_id == _NO_DEVICE
+    lat, odd_lat = svc.float_column([row.get("lat") for row in rows])
+    lon, odd_lon = svc.float_column([row.get("lon") for row in rows])
+    odd |= odd_lat | odd_lon | ~(np.abs(lat) <= 90.0) | ~(np.abs(lon) <= 180.0)  # NaN: missing
+    numbers = {}
+    for name in ("speed_mps", "course", "altitude", "accuracy_m", "battery"):
+        numbers[name], odd_number = svc.float_column([row.get(name) for row in rows])
+        odd |= odd_number
+    at_us, odd_at = svc.time_column([row.get("at") for row in rows], now=now)
+    odd |= odd_at
+    attributes = [row.get("attributes") for row in rows]
+    if not set(map(type, attributes)) <= {dict, type(None)}:
+        odd |= np.fromiter((not (a is None or type(a) is dict) for a in attributes), bool, n)
+    alarms = [row.get("alarm") for row in rows]
+    if alarms.count(None) != n:  # an alarm goes to the alerts one by one
+        odd |= np.fromiter((a is not None for a in alarms), bool, n)
+
+    good = np.flatnonzero(~odd)
+    block = svc.FixBlock(
+        index=good,
+        device_id=device_id[good],
+        user_id=user_id[good],
+        at_us=at_us[good],
+        received_us=np.full(len(good), svc.to_us(now), dtype=np.int64),
+        lon=lon[good],
+        lat=lat[good],
+        **{name: column[good] for name, column in numbers.items()},
+        source=svc.object_column(["batch"] * len(good)),
+        attributes=svc.object_column([attributes[i] for i in good.tolist()]),
+        unit_grid_code=svc.object_column([None] * len(good)),
+    )
+    checked: dict[int, svc.Fix | svc.FixError] = {}
+    for i in np.flatnonzero(odd).tolist():
         try:
-            out.append(_batch_fix(session, ingest, actor, item, now, devices))
+            checked[i] = _batch_fix(session, ingest, actor, items[i], now, devices)
         except svc.FixError as exc:
-            out.append(exc)
-    return out
+            checked[i] = exc
+    slow = {i: fix for i, fix in checked.items() if isinstance(fix, svc.Fix)}
+    if slow:
+        extra = svc.FixBlock.from_fixes(list(slow.values()), index=list(slow))
+        block = svc.FixBlock.concat([block, extra])
+    return block, checked
+
+
+def _batch_alarms(
+    session: Session, ingest: svc.PositionIngest, checked: list[svc.Fix | svc.FixError], now: Any
+) -> None:
+    """Raise the alarms some fixes of a batch carry (``"alarm": "sos"``), in the request."""
+    for fix in checked:
+        kind = fix.attributes.get("alarm") if isinstance(fix, svc.Fix) and fix.attributes else None
+        if isinstance(kind, str) and isinstance(fix, svc.Fix):
+            alarm = svc.Alarm(device_id=fix.device_id, user_id=fix.user_id, kind=kind, at=now,
+                              lon=fix.lon, lat=fix.lat, source="batch")  # fmt: skip
+            ingest.raise_alarm(session, alarm)
 
 
 def _batch_fix(
@@ -338,6 +586,11 @@ def _batch_fix(
     attributes = item.get("attributes")
     if attributes is not None and not isinstance(attributes, dict):
         raise svc.FixError("invalid_fix", "attributes is a JSON object")
+    alarm = item.get("alarm")
+    if alarm is not None:
+        if not isinstance(alarm, str) or not alarm.strip():
+            raise svc.FixError("invalid_fix", "alarm is a text such as 'sos'")
+        attributes = {**(attributes or {}), "alarm": alarm.strip().lower()}
     return svc.Fix(
         device=ref,
         at=svc.parse_time(item.get("at"), now=now),
@@ -369,6 +622,8 @@ class BrowserFixIn(BaseModel):
     heading: float | None = None
     altitude: float | None = None
     timestamp: float | None = None
+    #: ``sos``: the officer pressed the SOS button of his page (一键报警).
+    alarm: Literal["sos"] | None = None
 
 
 class BrowserFixOut(BaseModel):
@@ -392,11 +647,14 @@ def post_my_position(
             device=ref, at=svc.parse_time(body.timestamp, now=now), received_at=now, lon=x, lat=y,
             source="browser", speed_mps=_non_negative(body.speed),
             course=_non_negative(body.heading), altitude=body.altitude, accuracy_m=body.accuracy,
+            attributes={"alarm": body.alarm} if body.alarm else None,
         )  # fmt: skip
     except svc.FixError as exc:
         fix = exc
+    if body.alarm is not None:
+        ingest.raise_alarm(session, _alarm(ingest, ref, body.alarm, fix, now, "browser"))
     rejections = _submit(ingest, [fix], now)
-    if rejections and rejections[0].reason in REFUSED:
+    if rejections and rejections[0].reason in REFUSED and body.alarm is None:  # an SOS stays
         raise InvalidInput(rejections[0].detail, code=rejections[0].reason)
     reason = rejections[0].reason if rejections else None
     return BrowserFixOut(accepted=not rejections, reason=reason, device=ref.identifier)
