@@ -19,6 +19,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	scripts/ensure-postgres
+	scripts/ensure-browser
 	URBANOPS_REQUIRE_PG=1 $(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)

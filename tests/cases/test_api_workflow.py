@@ -56,7 +56,7 @@ def test_a_case_goes_from_report_to_close_through_the_api_with_the_demo_roles(
     assert closed["state"] == "closed"
     assert closed["closed_at"] is not None
     assert closed["light"] == "none"
-    assert closed["allowed_actions"] == ["reopen", "note"]
+    assert closed["allowed_actions"] == ["supervise", "reopen", "note"]
     steps = [(e["action"], e["from_state"], e["to_state"]) for e in closed["timeline"]]
     assert steps == [
         ("report", None, "reported"),

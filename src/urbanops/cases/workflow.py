@@ -73,7 +73,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("request_suspension", OPEN, None, STAFF | FIELD, reason=True, label="申请挂账"),
     _t("suspend", OPEN, S.SUSPENDED, frozenset({Role.SHIFT_LEADER}), reason=True, label="挂账"),
     _t("resume", {S.SUSPENDED}, None, frozenset({Role.SHIFT_LEADER}), label="恢复"),
-    _t("supervise", OPEN | {S.SUSPENDED}, None,
+    _t("supervise", OPEN | {S.SUSPENDED, S.CLOSED}, None,
        frozenset({Role.SHIFT_LEADER, Role.LEADER, Role.SQUAD_LEADER}), reason=True, label="督办"),
     _t("reopen", {S.CLOSED}, S.REGISTERED, frozenset({Role.SHIFT_LEADER, Role.OPERATOR}),
        reason=True, stage=Stage.DISPATCH, label="重办"),
