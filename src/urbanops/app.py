@@ -10,21 +10,32 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
 from urbanops import __version__
+from urbanops.alerts.api import router as alerts_router
+from urbanops.alerts.tasks import device_watch_job
 from urbanops.areas.api import router as areas_router
 from urbanops.auth.api import router as auth_router
 from urbanops.cases.api import router as cases_router
 from urbanops.cases.evidence_api import router as evidence_router
+from urbanops.cases.followup import followup_job
+from urbanops.cases.followup_api import router as followup_router
 from urbanops.cases.tasks import sweep_job
 from urbanops.catalog.api import router as catalog_router
 from urbanops.catalog.channel_api import router as channel_router
+from urbanops.citizen.api import router as citizen_router
 from urbanops.config import Settings, get_settings
+from urbanops.dispatch.api import router as dispatch_router
+from urbanops.dispatch.wiring import job_of as dispatch_job_of
 from urbanops.kit.calendar_api import router as calendar_router
 from urbanops.kit.clock import Clock, SystemClock
 from urbanops.kit.db import make_engine, make_sessionmaker
 from urbanops.kit.errors import ServiceUnavailable
 from urbanops.kit.jobs import PeriodicRunner
 from urbanops.kit.web import RequestLimit, install_problem_handlers
+from urbanops.open311.api import router as open311_router
+from urbanops.ui.citizen import router as citizen_pages_router
+from urbanops.ui.web import install_static
 from urbanops.workforce.api import router as workforce_router
+from urbanops.workforce.positions_api import OsmandFastPath
 from urbanops.workforce.positions_api import router as positions_router
 from urbanops.workforce.tracks_api import router as tracks_router
 
@@ -65,8 +76,12 @@ def create_app(
         interval_s=settings.sweeper_interval_s,
     )
     app.state.jobs.add("sweep_deadlines", sweep_job)
+    app.state.jobs.add("dispatch", dispatch_job_of(app))
+    app.state.jobs.add("open_followups", followup_job)
+    app.state.jobs.add("device_watch", device_watch_job(settings))
     install_problem_handlers(app)
     app.add_middleware(RequestLimit, limit=limit)
+    app.add_middleware(OsmandFastPath)  # everyday OsmAnd fixes skip the router
 
     @app.get("/health", tags=["system"], operation_id="health")
     def health() -> dict[str, Any]:
@@ -85,7 +100,14 @@ def create_app(
     app.include_router(calendar_router)
     app.include_router(cases_router)
     app.include_router(evidence_router)
+    app.include_router(followup_router)
+    app.include_router(citizen_router)
+    app.include_router(citizen_pages_router)
+    install_static(app)
     app.include_router(positions_router)
     app.include_router(workforce_router)
     app.include_router(tracks_router)
+    app.include_router(dispatch_router)
+    app.include_router(alerts_router)
+    app.include_router(open311_router)
     return app

@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     map_tile_crs: TileCRS = "wgs84"
     map_attribution: str = "© OpenStreetMap contributors"
+    # The address the public reaches this server at (links in Open311 answers, photo addresses);
+    # unset: the address each request came to.
+    public_base_url: str | None = None
+    # Open311 GeoReport v2 (urbanops.open311): this endpoint's one jurisdiction_id, and whether
+    # a POSTed request answers its id at once ("realtime") or a token to look it up ("batch").
+    open311_jurisdiction_id: str = "szlhq.gov.cn"
+    open311_request_type: Literal["realtime", "batch"] = "realtime"
     evidence_root: Path = Path("./var/evidence")
     # Requests served at once per process; the rest queue (see kit.web.RequestLimit). The
     # database pool is sized to match, and the worker thread pool (40) stays above it.
@@ -46,6 +53,20 @@ class Settings(BaseSettings):
     position_flush_interval_s: float = Field(default=0.25, ge=0)
     # A device whose latest fix is older than this many seconds counts as offline.
     device_offline_after_s: int = Field(default=300, ge=10, le=86_400)
+    # Geofence (离开网格) hysteresis: an on-duty officer counts as out of his grid after this many
+    # consecutive fixes outside it spanning at least this many seconds.
+    geofence_outside_fixes: int = Field(default=3, ge=1, le=100)
+    geofence_outside_s: float = Field(default=60.0, ge=0, le=3600)
+    # Dispatch recommendation (see urbanops.dispatch.recommend): network / straight distance,
+    # how near a grid must lie to count as neighbouring, whether a neighbour who makes the
+    # response limit goes before an own-grid officer who would not, whether officers of other
+    # grids are offered when the own and neighbouring grids have nobody, and how long the
+    # in-memory roster of officers is trusted before it is reloaded.
+    dispatch_road_factor: float = Field(default=1.3, ge=1.0, le=3.0)
+    dispatch_neighbour_distance_m: float = Field(default=50.0, ge=0, le=5_000)
+    dispatch_prefer_in_limit: bool = True
+    dispatch_allow_other_grids: bool = True
+    dispatch_roster_ttl_s: float = Field(default=30.0, ge=0)
 
     @field_validator("working_hours")
     @classmethod
