@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     dispatch_road_factor: float = Field(default=1.3, ge=1.0, le=3.0)
     dispatch_neighbour_distance_m: float = Field(default=50.0, ge=0, le=5_000)
     dispatch_prefer_in_limit: bool = True
+    # Seconds of the response limit an officer needs to see and accept a task; the rest is the
+    # travel budget an own-grid officer must make to keep his priority over a neighbour.
+    dispatch_accept_allowance_s: float = Field(default=60.0, ge=0, le=3600)
     dispatch_allow_other_grids: bool = True
     dispatch_roster_ttl_s: float = Field(default=30.0, ge=0)
 

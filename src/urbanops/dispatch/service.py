@@ -174,20 +174,21 @@ def recommend(
         if grid is not None
         else frozenset()
     )
+    limit_s = response_limit_s(session, case)
     scene = Scene(
         lon=case.lon,
         lat=case.lat,
         grid_code=grid,
         neighbours=near,
         response_limit_s=(
-            response_limit_s(session, case) if settings.dispatch_prefer_in_limit else None
+            travel_budget_s(limit_s, settings) if settings.dispatch_prefer_in_limit else None
         ),
     )
     held = held_by_emergencies(session, except_case=case.id)
     ranked, unavailable = recommend_at(
         session, scene, now=now, context=context, limit=limit, held=held, exclude=exclude
     )
-    return Recommendation(case.id, grid, near, scene.response_limit_s, ranked, unavailable)
+    return Recommendation(case.id, grid, near, limit_s, ranked, unavailable)
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,12 @@ def _rank(
 def _needs_other_grids(ranked: list[Ranked], limit_s: float | None) -> bool:
     """Nobody in the own and neighbouring grids, or nobody there within the response limit."""
     return not ranked or (limit_s is not None and ranked[0].eta_s > limit_s)
+
+
+def travel_budget_s(limit_s: float, settings: Settings) -> float:
+    """What of the response limit is left for travel once the officer has seen and accepted
+    the task (``dispatch_accept_allowance_s``); never less than half the limit."""
+    return max(limit_s - settings.dispatch_accept_allowance_s, limit_s / 2)
 
 
 def response_limit_s(session: Session, case: Case) -> float:
