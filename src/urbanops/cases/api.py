@@ -7,20 +7,24 @@ its existence is not revealed), calls the service and shapes the answer for the 
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from urbanops.auth.deps import CurrentActor, require
-from urbanops.cases import service, timeline, workflow
-from urbanops.cases.models import Case, CaseReport, CaseState, Light
+from urbanops.auth.deps import CurrentActor, current_actor, require
+from urbanops.auth.service import request_credential
+from urbanops.cases import intake, service, timeline, workflow
+from urbanops.cases.models import Case, CaseReport, CaseState, Light, TimelineEntry
 from urbanops.cases.schemas import (
     PII_ROLES,
     ActionIn,
@@ -41,10 +45,42 @@ from urbanops.cases.schemas import (
 from urbanops.config import Settings
 from urbanops.kit.actor import Actor, Role
 from urbanops.kit.calendar import WorkingCalendar, load_calendar
-from urbanops.kit.errors import Conflict, InvalidInput, NotFound
-from urbanops.kit.web import ClockDep, SessionDep, SettingsDep
+from urbanops.kit.db import unit_of_work
+from urbanops.kit.errors import Conflict, InvalidInput, NotFound, Problem
+from urbanops.kit.web import ClockDep, SessionDep, SettingsDep, get_session
 
-router = APIRouter(prefix="/api", tags=["cases"])
+_writer_lock = threading.Lock()
+
+
+def intake_writer(app: FastAPI) -> intake.IntakeWriter:
+    """The app's intake writer, started on first use (one per app, so one per process)."""
+    writer: intake.IntakeWriter | None = getattr(app.state, "intake", None)
+    if writer is None:
+        with _writer_lock:
+            writer = getattr(app.state, "intake", None)
+            if writer is None:
+                factory, settings = app.state.sessionmaker, app.state.settings
+                writer = intake.IntakeWriter(
+                    write_scope=lambda: unit_of_work(factory),
+                    read_scope=lambda: unit_of_work(factory, write=False),
+                    calendar=lambda session: load_calendar(session, settings),
+                ).start()
+                app.state.intake = writer
+    return writer
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At shutdown, the intake writer stores what is queued and stops."""
+    try:
+        yield
+    finally:
+        writer: intake.IntakeWriter | None = getattr(app.state, "intake", None)
+        if writer is not None:
+            await run_in_threadpool(writer.stop)
+
+
+router = APIRouter(prefix="/api", tags=["cases"], lifespan=_lifespan)
 
 #: Who may report: staff, field officers, and machines with API keys.
 REPORTERS = (
@@ -61,7 +97,8 @@ READERS = tuple(r for r in Role if r is not Role.DEVICE)
 #: Who may change a case's matter or fold duplicates together (受理员、值班长; admin passes).
 EDITORS = (Role.OPERATOR, Role.SHIFT_LEADER)
 
-Reporter = Annotated[Actor, Depends(require(*REPORTERS))]
+may_report = require(*REPORTERS)
+Reporter = Annotated[Actor, Depends(may_report)]
 Reader = Annotated[Actor, Depends(require(*READERS))]
 Editor = Annotated[Actor, Depends(require(*EDITORS))]
 CaseId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -164,24 +201,52 @@ def case_out(case: Case, viewer: Actor, light: Light) -> CaseOut:
     return CaseOut.model_validate(_row(case, viewer, light))
 
 
+_DEADLINES = tuple(Deadlines.model_fields)
+#: Columns of a case shown in full only (beyond the list row's).
+_DETAIL_ONLY = tuple(
+    n for n in CaseDetail.model_fields if n not in CaseOut.model_fields and hasattr(Case, n)
+)
+
+
+def _detail(
+    case: Case,
+    *,
+    viewer: Actor,
+    now: datetime,
+    reports: Sequence[CaseReport],
+    entries: Sequence[TimelineEntry],
+) -> dict[str, Any]:
+    """The fields of a case in full, its reports and timeline given."""
+    return {
+        **_row(case, viewer, service.light_of(case, now)),
+        **{n: getattr(case, n) for n in _DETAIL_ONLY},
+        "deadlines": Deadlines.model_validate({n: getattr(case, n) for n in _DEADLINES}),
+        "reports": [report_out(r, viewer) for r in reports],
+        "timeline": [TimelineOut.model_validate(e) for e in entries],
+    }
+
+
 def case_detail(
     session: Session, case: Case, *, viewer: Actor, now: datetime, calendar: WorkingCalendar
 ) -> CaseDetail:
     """A case in full, shaped and redacted for the viewer."""
     reports = _reports_of(session, [case.id])
-    detail = CaseDetail.model_validate(
-        {
-            **_row(case, viewer, service.light_of(case, now, calendar)),
-            **{n: getattr(case, n) for n in CaseDetail.model_fields if n not in CaseOut.model_fields
-               and hasattr(case, n)},
-            "deadlines": Deadlines.model_validate(
-                {n: getattr(case, n) for n in Deadlines.model_fields}
-            ),
-            "reports": [report_out(r, viewer) for r in reports],
-            "timeline": _timeline(session, case.id),
-        }
+    entries = timeline.entries(session, case_id=case.id)
+    fields = _detail(case, viewer=viewer, now=now, reports=reports, entries=entries)
+    return redact(CaseDetail.model_validate(fields), viewer=viewer, reports=reports)
+
+
+def report_answer(receipt: intake.Receipt, *, viewer: Actor, now: datetime) -> ReportAnswer:
+    """The answer to a report: its case in full as committed, shaped and redacted for the sender."""
+    result = receipt.result
+    fields = _detail(
+        result.case, viewer=viewer, now=now, reports=receipt.reports, entries=receipt.timeline
+    )
+    answer = ReportAnswer.model_validate(
+        {**fields, "report_id": result.report.id, "created": result.created,
+         "merged": result.merged}
     )  # fmt: skip
-    return redact(detail, viewer=viewer, reports=reports)
+    return redact(answer, viewer=viewer, reports=receipt.reports)
 
 
 def _timeline(session: Session, case_id: int) -> list[TimelineOut]:
@@ -257,18 +322,19 @@ def _answer(
     operation_id="report_case",
     responses={200: {"model": ReportAnswer, "description": "A repeated idempotency key"}},
 )
-def report_case(
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    by: Reporter,
+async def report_case(
+    request: Request,
     body: ReportIn,
     response: Response,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)
     ] = None,
 ) -> ReportAnswer:
-    """Report a problem (上报) from any channel; a repeated idempotency key gives the same case."""
+    """Report a problem (上报) from any channel; a repeated idempotency key gives the same case.
+
+    Answered once the report is committed: 201 with a new or joined (``merged``) case, 200 with
+    the earlier case for a repeated key. Staff, field officers and API keys of machines report.
+    """
     key = _agreed(
         idempotency_key,
         body.idempotency_key,
@@ -276,17 +342,45 @@ def report_case(
         code="idempotency_key_mismatch",
     )
     data = body.model_copy(update={"idempotency_key": key})
-    now = clock.now()
-    calendar = load_calendar(session, settings)
-    result = service.report(session, data=data, by=by, now=now, calendar=calendar)
-    detail = case_detail(session, result.case, viewer=by, now=now, calendar=calendar)
+    app = request.app
+    if get_session in app.dependency_overrides:
+        incoming, receipt = await run_in_threadpool(_report_here, request, data)
+    else:
+        incoming = _from(request, data)
+        receipt = await asyncio.wrap_future(intake_writer(app).submit(incoming))
+    result = receipt.result
     response.status_code = 201 if result.created or result.merged else 200
     response.headers["Location"] = f"/api/cases/{result.case.id}"
     _etag(response, result.case)
-    return ReportAnswer(
-        **detail.model_dump(), report_id=result.report.id, created=result.created,
-        merged=result.merged,
-    )  # fmt: skip
+    return report_answer(receipt, viewer=receipt.sender, now=incoming.now)
+
+
+def _from(request: Request, data: ReportIn) -> intake.Unauthenticated:
+    """The report for the intake writer, which authenticates its sender (401/403) in its batch."""
+    clock = request.app.state.clock
+    return intake.Unauthenticated(
+        data=data,
+        now=clock.now(),
+        credential=request_credential(request),
+        authenticate=lambda session: may_report(current_actor(request, session, clock)),
+    )
+
+
+def _report_here(request: Request, data: ReportIn) -> tuple[intake.Unauthenticated, intake.Receipt]:
+    """The report stored in the request's own session, as a batch of one.
+
+    Used where the app's session provider is overridden: tests share their transaction (which the
+    writer's sessions cannot see) with the requests.
+    """
+    app = request.app
+    report = _from(request, data)
+    with contextmanager(app.dependency_overrides[get_session])() as session:
+        incoming = service.IncomingReport(data, report.authenticate(session), report.now)
+        calendar = load_calendar(session, app.state.settings)
+        [item] = service.prepare_reports(session, [incoming], calendar=calendar)
+        if isinstance(item, Problem):
+            raise item
+        return report, intake.write(session, [item])[0]
 
 
 @router.get("/cases", operation_id="list_cases")

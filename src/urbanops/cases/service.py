@@ -13,19 +13,21 @@ Services flush and never commit; the request (or job) commits. Contract used by 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from urbanops.areas.schemas import LocationOut
-from urbanops.areas.service import locate
+from urbanops.areas.service import locate_many
 from urbanops.auth.models import User
 from urbanops.auth.service import user_roles
 from urbanops.cases import deadlines, duplicates, numbering, timeline, workflow
@@ -40,7 +42,7 @@ from urbanops.cases.events import (
     CaseReported,
     CaseReturned,
 )
-from urbanops.cases.models import Case, CaseReport, CaseState, Light, Stage
+from urbanops.cases.models import Case, CaseReport, CaseState, Light, Stage, TimelineEntry
 from urbanops.cases.schemas import CaseFilter, ReportIn
 from urbanops.catalog import channels
 from urbanops.catalog.channels import ChannelInfo
@@ -48,7 +50,7 @@ from urbanops.catalog.service import StandardInfo, matter_defaults
 from urbanops.config import get_settings
 from urbanops.kit.actor import Actor, Role
 from urbanops.kit.calendar import WorkingCalendar, load_calendar
-from urbanops.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from urbanops.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from urbanops.kit.events import publish
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -80,6 +82,12 @@ SORTABLE = frozenset(
 
 
 _BY_KEY = select(CaseReport).where(CaseReport.idempotency_key == bindparam("key"))
+#: Intake's lookups, built once (building a statement costs more than running it).
+_REPORTS_BY_KEYS = select(CaseReport).where(
+    CaseReport.idempotency_key.in_(bindparam("keys", expanding=True))
+)
+_REPORTS_BY_IDS = select(CaseReport).where(CaseReport.id.in_(bindparam("ids", expanding=True)))
+_CASES_BY_IDS = select(Case).where(Case.id.in_(bindparam("ids", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,63 @@ def calendar_of(session: Session, calendar: WorkingCalendar | None = None) -> Wo
 
 
 # --- report (上报) --------------------------------------------------------------------------------
+#
+# Intake in two steps, each for many reports at once. ``prepare_reports`` only reads: the channel
+# and its required fields, the matter, the place (one vectorised locate), the clocks; a bad report
+# is its own 422 and does not stop the others. ``store_reports`` writes prepared reports in the
+# caller's transaction: one lookup of the idempotency keys, one query for open cases near any of
+# them (and a look at the cases the same batch opens), one numbering upsert per street and day,
+# one INSERT of cases, one of reports, one of timeline rows. ``report`` does both for one report;
+# the intake writer (``cases.intake``) prepares a batch, then stores it in one transaction.
+
+
+@dataclass(frozen=True)
+class IncomingReport:
+    """A report as received: its body, who sent it, and when it arrived."""
+
+    data: ReportIn
+    by: Actor
+    now: datetime
+
+
+@dataclass(frozen=True)
+class PreparedReport:
+    """A report checked, located and classified, not yet stored.
+
+    ``case`` is the case the report opens if it is neither a repeat nor a duplicate, never added
+    to a session (a template, only read): everything but its number set, its first stage's clock
+    and the whole-case clocks running from ``reported_at``.
+    """
+
+    data: ReportIn
+    by: Actor
+    now: datetime
+    reported_at: datetime
+    case: Case
+    number_prefix: str
+    radius_m: float
+    window_h: float
+
+
+class _Kind(Enum):
+    NEW = "new"  # opens its case
+    MERGE = "merge"  # joins an open case of the same problem
+    REPEAT = "repeat"  # its idempotency key is known: the earlier report's case
+
+
+@dataclass
+class _Plan:
+    """What ``store_reports`` does with one prepared report, and what it got."""
+
+    item: PreparedReport
+    kind: _Kind
+    case: Case | None = None  # the case it lands on (loaded once stored)
+    into: _Plan | None = None  # the plan of this batch whose case it joins, or whose key it repeats
+    joined: int = 0  # a new case: how many reports of the same batch join it
+    number: str | None = None
+    case_id: int | None = None
+    report_id: int | None = None
+    entry: CaseReport | None = None  # its stored report (a repeat: the earlier one)
 
 
 def report(
@@ -133,21 +198,169 @@ def report(
     calendar: WorkingCalendar | None = None,
 ) -> ReportResult:
     """Take one report from any channel: the same case for a repeated key, a merge or a new case."""
-    repeated = _repeated(session, data.idempotency_key)
-    if repeated is not None:
-        return repeated
-    channel = _channel(session, data)
-    standard = _standard(session, data.matter_code)
-    where = locate(session, lon=data.lon, lat=data.lat, crs=data.crs)
-    reported_at = _reported_at(data, now)
+    [prepared] = prepare_reports(session, [IncomingReport(data, by, now)], calendar=calendar)
+    if isinstance(prepared, Problem):
+        raise prepared
     try:
         with session.begin_nested():
-            return _store(session, data, channel, standard, where, reported_at, by, now, calendar)
-    except IntegrityError:
+            return store_reports(session, [prepared])[0]
+    except IntegrityError:  # another transaction stored the same key meanwhile
         repeated = _repeated(session, data.idempotency_key)
         if repeated is None:
             raise
         return repeated
+
+
+def prepare_reports(
+    session: Session,
+    reports: Sequence[IncomingReport],
+    *,
+    calendar: WorkingCalendar | None = None,
+) -> list[PreparedReport | Problem]:
+    """Check reports and work out the cases they would open, reading only.
+
+    Each report answers its prepared form or its own problem (422 for bad input), in order.
+    """
+    out: list[PreparedReport | Problem | None] = [None] * len(reports)
+    checked: list[tuple[int, ChannelInfo, StandardInfo | None]] = []
+    for n, incoming in enumerate(reports):
+        try:
+            channel = _channel(session, incoming.data)
+            checked.append((n, channel, _standard(session, incoming.data.matter_code)))
+        except Problem as exc:
+            out[n] = exc
+    places = _places(session, [reports[n].data for n, _c, _s in checked])
+    cal = calendar_of(session, calendar)
+    for (n, channel, standard), where in zip(checked, places, strict=True):
+        try:
+            if isinstance(where, Problem):
+                raise where
+            out[n] = _prepared(session, reports[n], channel, standard, where, cal)
+        except Problem as exc:
+            out[n] = exc
+    done = [p for p in out if p is not None]
+    assert len(done) == len(reports)  # every report answered, in order
+    return done
+
+
+def _places(session: Session, reports: Sequence[ReportIn]) -> list[LocationOut | Problem]:
+    """Where each report lies: one vectorised lookup per coordinate system named."""
+    out: list[LocationOut | Problem | None] = [None] * len(reports)
+    by_crs: dict[str, list[int]] = {}
+    for n, data in enumerate(reports):
+        by_crs.setdefault(data.crs, []).append(n)
+    for crs, numbers in by_crs.items():
+        points = [(reports[n].lon, reports[n].lat) for n in numbers]
+        try:
+            found: Sequence[LocationOut | Problem] = locate_many(session, points=points, crs=crs)
+        except Problem as exc:  # e.g. an unknown coordinate system: those reports only
+            found = [exc] * len(numbers)
+        for n, where in zip(numbers, found, strict=True):
+            out[n] = where
+    return [w for w in out if w is not None]
+
+
+def _prepared(
+    session: Session,
+    incoming: IncomingReport,
+    channel: ChannelInfo,
+    standard: StandardInfo | None,
+    where: LocationOut,
+    cal: WorkingCalendar,
+) -> PreparedReport:
+    data, now = incoming.data, incoming.now
+    reported_at = _reported_at(data, now)
+    case = _new_case(session, data, channel, standard, where, reported_at, incoming.by, now, cal)
+    return PreparedReport(
+        data=data, by=incoming.by, now=now, reported_at=reported_at, case=case,
+        number_prefix=numbering.prefix(street_code=case.street_code,
+                                       day=now.astimezone(cal.zone).date()),
+        radius_m=standard.dedupe_radius_m if standard else duplicates.DEFAULT_RADIUS_M,
+        window_h=standard.dedupe_window_h if standard else duplicates.DEFAULT_WINDOW_H,
+    )  # fmt: skip
+
+
+def store_reports(session: Session, items: Sequence[PreparedReport]) -> list[ReportResult]:
+    """Store prepared reports in order in the session's transaction; never commits.
+
+    A known key (stored, or earlier in ``items``) answers that report's case and writes nothing; a
+    report near an open case of its matter (stored, or opened earlier in ``items``) joins it; any
+    other opens a numbered case. One ``CaseReported`` event per stored report.
+    """
+    plans = _plan(session, items)
+    fresh = [p for p in plans if p.kind is _Kind.NEW]
+    _insert_cases(session, fresh)
+    stored = [p for p in plans if p.kind is not _Kind.REPEAT]
+    for p in stored:
+        if p.into is not None:
+            p.case_id = p.into.case_id
+    _insert_reports(session, stored)
+    _count_merged(session, [p for p in stored if p.kind is _Kind.MERGE and p.into is None])
+    _insert_timeline(session, stored)
+    _load(session, plans)
+    for p in stored:
+        assert p.case is not None
+        merged = p.kind is _Kind.MERGE
+        channel = p.item.data.channel if merged else None
+        publish(session, _reported(p.case, p.item.now, merged=merged, channel=channel))
+    return [_result(p) for p in plans]
+
+
+def _plan(session: Session, items: Sequence[PreparedReport]) -> list[_Plan]:
+    """Decide, in order, which reports repeat a key, join an open case, or open their own."""
+    earlier = _earlier_reports(session, [i.data.idempotency_key for i in items])
+    probes = [_probe(i) for i in items]
+    fresh = [p for p, i in zip(probes, items, strict=True) if i.data.idempotency_key not in earlier]
+    stored = duplicates.open_cases_near(session, fresh)
+    plans: list[_Plan] = []
+    opened: dict[int, _Plan] = {}  # id() of a new case's template → its plan
+    by_key: dict[str, _Plan] = {}
+    for item, probe in zip(items, probes, strict=True):
+        key = item.data.idempotency_key
+        if key is not None and key in earlier:
+            report, case = earlier[key]
+            plans.append(_Plan(item, _Kind.REPEAT, case=case, case_id=case.id, entry=report))
+            continue
+        if key is not None and key in by_key:
+            plans.append(_Plan(item, _Kind.REPEAT, into=by_key[key]))
+            continue
+        candidates = [*stored.get(probe, ()), *(p.item.case for p in opened.values())]
+        twin = duplicates.nearest(probe, candidates)
+        if twin is None:
+            plan = opened[id(item.case)] = _Plan(item, _Kind.NEW)
+        elif id(twin) in opened:  # a case this batch opens
+            host = opened[id(twin)]
+            host.joined += 1
+            plan = _Plan(item, _Kind.MERGE, into=host)
+        else:
+            plan = _Plan(item, _Kind.MERGE, case=twin, case_id=twin.id)
+        if key is not None:
+            by_key[key] = plan
+        plans.append(plan)
+    return plans
+
+
+def _probe(item: PreparedReport) -> duplicates.Probe:
+    case = item.case
+    return duplicates.Probe(
+        matter_code=case.matter_code, lon=case.lon, lat=case.lat, at=item.reported_at,
+        radius_m=item.radius_m, window_h=item.window_h,
+    )  # fmt: skip
+
+
+def _earlier_reports(
+    session: Session, keys: Sequence[str | None]
+) -> dict[str, tuple[CaseReport, Case]]:
+    """Stored reports with one of ``keys``, with their cases, by key (one query each)."""
+    wanted = {k for k in keys if k is not None}
+    if not wanted:
+        return {}
+    found = list(session.scalars(_REPORTS_BY_KEYS, {"keys": list(wanted)}))
+    if not found:
+        return {}
+    ids = {r.case_id for r in found}
+    cases = {c.id: c for c in session.scalars(_CASES_BY_IDS, {"ids": list(ids)})}
+    return {str(r.idempotency_key): (r, cases[r.case_id]) for r in found}
 
 
 def _repeated(session: Session, key: str | None) -> ReportResult | None:
@@ -158,6 +371,147 @@ def _repeated(session: Session, key: str | None) -> ReportResult | None:
     if found is None:
         return None
     return ReportResult(get_case(session, case_id=found.case_id), found, False, False)
+
+
+#: Values of the columns the ORM would fill on insert (Python-side defaults).
+_CASE_DEFAULTS: dict[str, Any] = {
+    c.key: c.default.arg
+    for c in Case.__table__.columns
+    if c.default is not None and c.default.is_scalar
+}
+#: psycopg turns a statement's placeholders into PostgreSQL's in Python and remembers the result
+#: only for statements of at most 50 parameters: a many-row INSERT of many columns would be
+#: converted anew on every call, which costs milliseconds. Inserts go in pages under that limit.
+_PSYCOPG_CACHED_PARAMS = 50
+
+
+def _insert(
+    session: Session, table: Any, rows: list[dict[str, Any]], *, returning: Any = None
+) -> list[Any]:
+    """Insert ``rows`` (all with the same keys) into ``table``; the ``returning`` column's
+    values in the order of the rows."""
+    if not rows:
+        return []
+    statement = insert(table)
+    if returning is not None:
+        statement = statement.returning(returning, sort_by_parameter_order=True)
+    options: dict[str, Any] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        per_row = len(rows[0]) + 1  # and the row-order sentinel
+        options["insertmanyvalues_page_size"] = max(1, _PSYCOPG_CACHED_PARAMS // per_row)
+    result = session.execute(statement, rows, execution_options=options)
+    return list(result.scalars()) if returning is not None else []
+
+
+def _insert_cases(session: Session, fresh: Sequence[_Plan]) -> None:
+    """Number the new cases (one counter upsert per street and day) and insert them at once."""
+    by_prefix: dict[str, list[_Plan]] = {}
+    for p in fresh:
+        by_prefix.setdefault(p.item.number_prefix, []).append(p)
+    for prefix, plans in by_prefix.items():
+        numbers = numbering.take(session, prefix=prefix, count=len(plans))
+        for p, number in zip(plans, numbers, strict=True):
+            p.number = number
+    rows = [
+        {
+            **_CASE_DEFAULTS,
+            **{k: v for k, v in vars(p.item.case).items() if not k.startswith("_")},
+            "number": p.number, "report_count": 1 + p.joined, "version": 1,
+        }
+        for p in fresh
+    ]  # fmt: skip
+    keys = set().union(*rows) if rows else set()
+    rows = [{k: row.get(k) for k in keys} for row in rows]
+    for p, case_id in zip(fresh, _insert(session, Case.__table__, rows, returning=Case.id),
+                          strict=True):  # fmt: skip
+        p.case_id = case_id
+
+
+def _insert_reports(session: Session, stored: Sequence[_Plan]) -> None:
+    """The reports themselves, with the complainants' data, in one INSERT."""
+    rows = [_report_row(p) for p in stored]
+    ids = _insert(session, CaseReport.__table__, rows, returning=CaseReport.id)
+    for p, report_id in zip(stored, ids, strict=True):
+        p.report_id = report_id
+
+
+def _report_row(p: _Plan) -> dict[str, Any]:
+    data, item = p.item.data, p.item
+    return {
+        "case_id": p.case_id, "channel": data.channel, "idempotency_key": data.idempotency_key,
+        "description": data.description, "lon": item.case.lon, "lat": item.case.lat,
+        "address": data.address, "reported_at": item.reported_at, "reported_by": item.by.ref,
+        "complainant_name": data.complainant_name, "complainant_phone": data.complainant_phone,
+        "caller_number": data.caller_number, "letter_number": data.letter_number,
+        "source_ref": data.source_ref, "extra": data.extra,
+    }  # fmt: skip
+
+
+def _insert_timeline(session: Session, stored: Sequence[_Plan]) -> None:
+    """Each report's timeline row: ``report`` opens the case, ``merge_report`` joins it."""
+    rows = []
+    for p in stored:
+        assert p.case_id is not None
+        item = p.item
+        if p.kind is _Kind.NEW:
+            rows.append(timeline.row(
+                case_id=p.case_id, state=CaseState.REPORTED.value, by=item.by, action="report",
+                at=item.now, data={"report_id": p.report_id}, first=True,
+            ))  # fmt: skip
+            continue
+        state = p.case.state.value if p.case is not None else CaseState.REPORTED.value
+        rows.append(timeline.row(
+            case_id=p.case_id, state=state, by=item.by, action="merge_report", at=item.now,
+            data={"report_id": p.report_id, "channel": item.data.channel},
+        ))  # fmt: skip
+    _insert(session, TimelineEntry.__table__, rows)
+
+
+def _load(session: Session, plans: Sequence[_Plan]) -> None:
+    """Load the new cases and reports (one query each) and hand each plan its case and report."""
+    new_ids = [p.case_id for p in plans if p.kind is _Kind.NEW]
+    cases = {c.id: c for c in session.scalars(_CASES_BY_IDS, {"ids": new_ids})} if new_ids else {}
+    report_ids = [p.report_id for p in plans if p.report_id is not None]
+    found = session.scalars(_REPORTS_BY_IDS, {"ids": report_ids}) if report_ids else ()
+    reports = {r.id: r for r in found}
+    for p in plans:  # in order: a plan's ``into`` comes earlier
+        if p.kind is _Kind.NEW:
+            assert p.case_id is not None
+            p.case = cases[p.case_id]
+        elif p.into is not None:
+            p.case = p.into.case
+        if p.report_id is not None:
+            p.entry = reports[p.report_id]
+        elif p.into is not None:
+            p.entry = p.into.entry
+
+
+_ADD_REPORTS = (
+    update(Case)
+    .where(Case.id == bindparam("twin_id"))
+    .values(report_count=Case.report_count + bindparam("added"))
+    .returning(Case.report_count)
+)
+
+
+def _count_merged(session: Session, merged: Sequence[_Plan]) -> None:
+    """Count the reports that joined stored cases (the count, never the version: no 409)."""
+    added: dict[int, tuple[Case, int]] = {}
+    for p in merged:
+        assert p.case is not None
+        case, n = added.get(p.case.id, (p.case, 0))
+        added[case.id] = (case, n + 1)
+    for case, n in added.values():
+        count = session.execute(
+            _ADD_REPORTS, {"twin_id": case.id, "added": n},
+            execution_options={"synchronize_session": False},
+        ).scalar_one()  # fmt: skip
+        set_committed_value(case, "report_count", count)
+
+
+def _result(p: _Plan) -> ReportResult:
+    assert p.case is not None and p.entry is not None
+    return ReportResult(p.case, p.entry, p.kind is _Kind.NEW, p.kind is _Kind.MERGE)
 
 
 def _channel(session: Session, data: ReportIn) -> ChannelInfo:
@@ -195,59 +549,6 @@ def _reported_at(data: ReportIn, now: datetime) -> datetime:
     return at
 
 
-def _store(
-    session: Session,
-    data: ReportIn,
-    channel: ChannelInfo,
-    standard: StandardInfo | None,
-    where: LocationOut,
-    reported_at: datetime,
-    by: Actor,
-    now: datetime,
-    calendar: WorkingCalendar | None,
-) -> ReportResult:
-    """Attach the report to a duplicate case, or open a new case for it."""
-    radius = standard.dedupe_radius_m if standard else duplicates.DEFAULT_RADIUS_M
-    window = standard.dedupe_window_h if standard else duplicates.DEFAULT_WINDOW_H
-    twin = duplicates.find_duplicate(
-        session, matter_code=data.matter_code, lon=where.lon, lat=where.lat, at=reported_at,
-        radius_m=radius, window_h=window,
-    )  # fmt: skip
-    if twin is not None:
-        return _attach(session, twin, data, where, reported_at, by, now)
-    cal = calendar_of(session, calendar)
-    case = _new_case(session, data, channel, standard, where, reported_at, by, now, cal)
-    entry = _new_report(session, case, data, where, reported_at, by)
-    timeline.record(
-        session, case, by=by, action="report", at=now, data={"report_id": entry.id}, first=True
-    )
-    publish(session, _reported(case, now, merged=False))
-    return ReportResult(case, entry, True, False)
-
-
-def _attach(
-    session: Session,
-    case: Case,
-    data: ReportIn,
-    where: LocationOut,
-    reported_at: datetime,
-    by: Actor,
-    now: datetime,
-) -> ReportResult:
-    """Add the report to an open case of the same problem (the count, never the version)."""
-    entry = _new_report(session, case, data, where, reported_at, by)
-    session.execute(
-        update(Case).where(Case.id == case.id).values(report_count=Case.report_count + 1),
-        execution_options={"synchronize_session": "fetch"},
-    )
-    timeline.record(
-        session, case, by=by, action="merge_report", at=now,
-        data={"report_id": entry.id, "channel": data.channel},
-    )  # fmt: skip
-    publish(session, _reported(case, now, merged=True, channel=data.channel))
-    return ReportResult(case, entry, False, True)
-
-
 def _new_case(
     session: Session,
     data: ReportIn,
@@ -259,28 +560,24 @@ def _new_case(
     now: datetime,
     cal: WorkingCalendar,
 ) -> Case:
-    """Insert a numbered case with its intake clocks running."""
-    street = where.street.code if where.street else None
+    """The case a report opens, not added to the session: clocks running, no number yet."""
     case = Case(
-        number=numbering.next_number(session, street_code=street, day=now.astimezone(cal.zone)),
         state=CaseState.REPORTED, channel=channel.code,
         is_emergency=data.is_emergency or channel.emergency_by_default,
         matter_code=data.matter_code, standard_id=standard.id if standard else None,
         description=data.description, address=data.address, lon=where.lon, lat=where.lat,
-        inside_jurisdiction=where.inside, street_code=street,
+        inside_jurisdiction=where.inside, street_code=where.street.code if where.street else None,
         unit_grid_code=where.unit_grid.code if where.unit_grid else None,
         community_code=where.community.code if where.community else None,
         responsibility_grid_code=(
             where.responsibility_grid.code if where.responsibility_grid else None
         ),
         verification_required=channel.requires_verification, reported_at=reported_at,
-        created_by=by.ref, updated_at=now,
+        report_count=1, created_by=by.ref, updated_at=now,
     )  # fmt: skip
     first = Stage.VERIFY if case.verification_required else Stage.REGISTER
     deadlines.start_stage(case, first, now=reported_at, calendar=cal, session=session)
     _whole_case_clocks(session, case, start=reported_at, cal=cal)
-    session.add(case)
-    session.flush()
     return case
 
 
@@ -291,27 +588,6 @@ def _whole_case_clocks(
     for rule, column in (("contact", "contact_by"), ("close", "close_by")):
         at = deadlines.whole_case_deadline(session, case=case, rule=rule, start=start, calendar=cal)
         setattr(case, column, at)
-
-
-def _new_report(
-    session: Session,
-    case: Case,
-    data: ReportIn,
-    where: LocationOut,
-    reported_at: datetime,
-    by: Actor,
-) -> CaseReport:
-    """Store the report itself, with the complainant's data."""
-    entry = CaseReport(
-        case_id=case.id, channel=data.channel, idempotency_key=data.idempotency_key,
-        description=data.description, lon=where.lon, lat=where.lat, address=data.address,
-        reported_at=reported_at, reported_by=by.ref, complainant_name=data.complainant_name,
-        complainant_phone=data.complainant_phone, caller_number=data.caller_number,
-        letter_number=data.letter_number, source_ref=data.source_ref, extra=data.extra,
-    )  # fmt: skip
-    session.add(entry)
-    session.flush()
-    return entry
 
 
 def _reported(case: Case, now: datetime, *, merged: bool, channel: str | None = None) -> CaseEvent:

@@ -32,20 +32,45 @@ def record(
     ``first`` marks the row that creates the case: it comes from no state.
     """
     entry = TimelineEntry(
-        case_id=case.id,
-        at=at,
-        actor_ref=by.ref,
-        actor_name=by.name,
-        action=action,
-        from_state=None if first else (from_state or case.state.value),
-        to_state=to_state if to_state is not None else case.state.value,
-        reason=reason,
-        note=note,
-        data=data,
-    )
+        **row(
+            case_id=case.id, state=case.state.value, by=by, action=action, at=at,
+            from_state=from_state, to_state=to_state, reason=reason, note=note, data=data,
+            first=first,
+        )
+    )  # fmt: skip
     session.add(entry)
     session.flush()
     return entry
+
+
+def row(
+    *,
+    case_id: int,
+    state: str,
+    by: Actor,
+    action: str,
+    at: datetime,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    reason: str | None = None,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    first: bool = False,
+) -> dict[str, Any]:
+    """The column values of a row for a case now in ``state``: what ``record`` appends, for a
+    caller that inserts many rows at once (intake's batches)."""
+    return {
+        "case_id": case_id,
+        "at": at,
+        "actor_ref": by.ref,
+        "actor_name": by.name,
+        "action": action,
+        "from_state": None if first else (from_state or state),
+        "to_state": to_state if to_state is not None else state,
+        "reason": reason,
+        "note": note,
+        "data": data,
+    }
 
 
 def entries(session: Session, *, case_id: int) -> Sequence[TimelineEntry]:
