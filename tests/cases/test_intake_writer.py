@@ -20,6 +20,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.cases.conftest import actor, report_in
+from tests.support.cleanup import delete_cases
 from urbanops.app import create_app
 from urbanops.auth import service as auth_service
 from urbanops.auth.models import ApiKey, AuditLog
@@ -65,10 +66,8 @@ class Written:
 
     def remove(self) -> None:
         with self.factory.begin() as session:
-            new = select(Case.id).where(Case.id > self.last_case).scalar_subquery()
-            for table in (TimelineEntry, CaseReport):
-                session.execute(delete(table).where(table.case_id.in_(new)))
-            session.execute(delete(Case).where(Case.id > self.last_case))
+            new = list(session.scalars(select(Case.id).where(Case.id > self.last_case)))
+            delete_cases(session, new)
             session.execute(
                 delete(CaseNumberCounter).where(CaseNumberCounter.key.not_in(self.counters))
             )

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 
 from tests.cases.conftest import actor, report_in
+from tests.support.cleanup import delete_cases
 from urbanops.cases import service
-from urbanops.cases.models import Case, CaseReport, CaseState, TimelineEntry
+from urbanops.cases.models import CaseState
 from urbanops.kit.clock import ManualClock
 from urbanops.kit.db import make_sessionmaker
 from urbanops.kit.errors import Conflict
@@ -27,9 +28,7 @@ def committed_case(db_engine: Engine, clock: ManualClock) -> Iterator[int]:
         case_id = case.id
     yield case_id
     with factory.begin() as session:
-        for table in (TimelineEntry, CaseReport):
-            session.execute(delete(table).where(table.case_id == case_id))
-        session.execute(delete(Case).where(Case.id == case_id))
+        delete_cases(session, [case_id])
 
 
 def test_two_sessions_dispatching_the_same_case_one_wins_the_other_gets_409(

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from tests.support.cleanup import delete_cases
 from urbanops.app import create_app
 from urbanops.auth import service as auth_service
 from urbanops.cases import deadlines, tasks, timeline
@@ -363,8 +364,7 @@ class CommittedCases:
         if not self.ids:
             return
         with Session(self.engine) as session, session.begin():
-            session.execute(delete(TimelineEntry).where(TimelineEntry.case_id.in_(self.ids)))
-            session.execute(delete(Case).where(Case.id.in_(self.ids)))
+            delete_cases(session, list(self.ids))
 
 
 @pytest.fixture
