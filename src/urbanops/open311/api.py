@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -41,6 +41,8 @@ V2 = "/open311/v2"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 Row = dict[str, Value]
 
+T = TypeVar("T")
+
 
 async def form_items(request: Request) -> list[tuple[str, str]]:
     """The query's and the url-encoded body's fields, in order (files are ignored)."""
@@ -55,6 +57,22 @@ FormItems = Annotated[list[tuple[str, str]], Depends(form_items)]
 
 
 # --- plumbing ------------------------------------------------------------------------------------
+
+
+def _store_first(
+    session: Session,
+    request: Request,
+    items: list[tuple[str, str]],
+    now: datetime,
+    write: Callable[[Actor], T],
+) -> tuple[Actor, T]:
+    """Authenticate the integration and write, then commit: what was posted is durable before
+    any ``media_url`` is fetched (and the write lock is not held during the download)."""
+    with session.begin_nested():
+        by = _integration(session, request, items, now)
+        result = write(by)
+    session.commit()
+    return by, result
 
 
 def _answer(session: Session, suffix: str, build: Callable[[str], Response]) -> Response:
@@ -221,10 +239,10 @@ def post_request(
         now = clock.now()
         _check_jurisdiction(settings, _first(items, "jurisdiction_id"))
         req = o311.parse_request(items)
-        with session.begin_nested():
-            by = _integration(session, request, items, now)
-            created = o311.create_request(session, req=req, by=by, now=now)
-        session.commit()  # the report is durable before the media is fetched
+        by, created = _store_first(
+            session, request, items, now,
+            lambda by: o311.create_request(session, req=req, by=by, now=now),
+        )  # fmt: skip
         if req.media_url is not None:
             o311.keep_media(
                 session, case=created.case, url=req.media_url, by=by, now=now, settings=settings
@@ -371,10 +389,10 @@ def post_update(
         now = clock.now()
         _check_jurisdiction(settings, _first(items, "jurisdiction_id"))
         update = o311.parse_update(items)
-        with session.begin_nested():
-            by = _integration(session, request, items, now)
-            posted = o311.post_update(session, update=update, by=by, now=now)
-        session.commit()
+        by, posted = _store_first(
+            session, request, items, now,
+            lambda by: o311.post_update(session, update=update, by=by, now=now),
+        )  # fmt: skip
         if posted.created and update.media_url is not None:
             o311.keep_media(
                 session, case=posted.case, url=update.media_url, by=by, now=now,
