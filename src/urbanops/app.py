@@ -33,6 +33,7 @@ from urbanops.kit.jobs import PeriodicRunner
 from urbanops.kit.web import RequestLimit, install_problem_handlers
 from urbanops.open311.api import router as open311_router
 from urbanops.ui.citizen import router as citizen_pages_router
+from urbanops.ui.login import router as login_router
 from urbanops.ui.web import install_static
 from urbanops.workforce.api import router as workforce_router
 from urbanops.workforce.positions_api import OsmandFastPath
@@ -110,4 +111,9 @@ def create_app(
     app.include_router(dispatch_router)
     app.include_router(alerts_router)
     app.include_router(open311_router)
+    app.include_router(login_router)
+    if settings.console_on:
+        from urbanops.ui.console import mount_console
+
+        mount_console(app)  # last: it mounts at /console, after every route of the API
     return app

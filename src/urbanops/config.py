@@ -27,9 +27,15 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     # Working hours of the command centre's handling units, for 工作时 deadlines.
     working_hours: str = "09:00-12:00,14:00-18:00"
+    # The console's base map: a tile URL template and the CRS its tiles are drawn in (OSM:
+    # wgs84, AMap: gcj02, Tianditu: CGCS2000, which counts as wgs84 at map scale). Empty: no
+    # tiles, the grids draw on a plain background and the pages ask nothing of another server.
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     map_tile_crs: TileCRS = "wgs84"
     map_attribution: str = "© OpenStreetMap contributors"
+    # The command-centre console (NiceGUI, at /console). Unset: on, except in test mode, where
+    # the in-process apps of the test suite leave it out (NiceGUI mounts once per process).
+    console_enabled: bool | None = None
     # The address the public reaches this server at (links in Open311 answers, photo addresses);
     # unset: the address each request came to.
     public_base_url: str | None = None
@@ -96,6 +102,11 @@ class Settings(BaseSettings):
                 "set a long random value outside demo/dev mode"
             )
         return self
+
+    @property
+    def console_on(self) -> bool:
+        """Whether this process serves the console."""
+        return self.console_enabled if self.console_enabled is not None else self.mode != "test"
 
     @property
     def is_sqlite(self) -> bool:

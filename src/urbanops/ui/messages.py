@@ -2,12 +2,22 @@
 
 One entry per key, both languages side by side, so a missing translation cannot hide. The
 citizen page uses the ``citizen.``, ``matter.``, ``status.``, ``fms.``, ``rating.``, ``note.``
-and ``error.`` keys; the console adds its own keys here.
+and ``error.`` keys. The console's and the officer's page areas keep their keys in their own
+files (``messages_<area>.py``), merged here into the one catalogue; a key defined twice fails
+at import.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from urbanops.ui import (
+    messages_board,
+    messages_case,
+    messages_console,
+    messages_home,
+    messages_officer,
+)
 
 ZH = "zh-CN"
 EN = "en"
@@ -156,6 +166,24 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "error.followup_not_due": ("办结后才能评价", "You can rate once the case is closed"),
     "error.already_rated": ("已经评价过了", "This result is already rated"),
 }
+
+
+def _merge(*sections: dict[str, tuple[str, str]]) -> None:
+    """Add each page area's section (its own file, so areas grow apart) to the one catalogue."""
+    for section in sections:
+        clash = ENTRIES.keys() & section.keys()
+        if clash:
+            raise RuntimeError(f"message keys defined twice: {sorted(clash)}")
+        ENTRIES.update(section)
+
+
+_merge(
+    messages_console.ENTRIES,
+    messages_home.ENTRIES,
+    messages_case.ENTRIES,
+    messages_board.ENTRIES,
+    messages_officer.ENTRIES,
+)
 
 MESSAGES: dict[str, dict[str, str]] = {
     lang: {key: pair[i] for key, pair in ENTRIES.items()} for i, lang in enumerate(LANGUAGES)

@@ -1,0 +1,3 @@
+"""The console's admin page(s)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""The console's board page(s)."""
+
+from __future__ import annotations

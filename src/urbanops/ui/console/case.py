@@ -1,0 +1,3 @@
+"""The console's case page(s)."""
+
+from __future__ import annotations
