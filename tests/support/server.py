@@ -84,7 +84,9 @@ class ServerProcess:
         return ["--host", "127.0.0.1", "--port", str(self.port)]
 
     def _environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("URBANOPS_")}
+        env = {  # the server is not under test by pytest (NiceGUI changes its ways under it)
+            k: v for k, v in os.environ.items() if not k.startswith(("URBANOPS_", "PYTEST_"))
+        }
         env.update(
             URBANOPS_MODE="test",
             URBANOPS_DATABASE_URL=self.database_url,

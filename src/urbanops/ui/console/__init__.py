@@ -17,7 +17,7 @@ from urbanops.ui.console import shell
 
 log = logging.getLogger(__name__)
 
-MOUNT_PATH = "/console"
+MOUNT_PATH = shell.MOUNT_PATH
 #: The modules whose ``@console_page`` functions make up the console, imported when it mounts.
 PAGES = (
     "urbanops.ui.console.home",

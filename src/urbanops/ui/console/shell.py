@@ -28,6 +28,7 @@ from urbanops.kit.db import unit_of_work
 from urbanops.ui import messages
 from urbanops.ui.web import page_language
 
+MOUNT_PATH = "/console"
 #: Roles of the command centre's staff (everyone but grid officers, devices and integrations).
 STAFF: tuple[Role, ...] = (
     Role.OPERATOR,
@@ -155,6 +156,26 @@ def context_for(request: Request, path: str, roles: tuple[Role, ...]) -> Console
     return ConsoleContext(actor=actor, lang=lang, request=request, app=app, path=path)
 
 
+def inside(path: str) -> str:
+    """A console path (``/console/...``) as NiceGUI wants it: it adds the mount path itself."""
+    return path.removeprefix(MOUNT_PATH) or "/"
+
+
+def link_out(text: str, path: str, *, element_id: str = "", classes: str = "") -> None:
+    """A link to a page outside the console (``/login``, ``/officer/``, ``/lang``).
+
+    ``ui.link`` would put ``/console`` in front of any path starting with ``/``; a plain anchor
+    keeps it as written.
+    """
+    from nicegui import ui
+
+    attrs = f' id="{escape(element_id)}"' if element_id else ""
+    ui.html(
+        f'<a href="{escape(path)}"{attrs} class="{escape(classes)}">{escape(text)}</a>',
+        sanitize=False,
+    )
+
+
 def frame(ctx: ConsoleContext) -> None:
     """The title bar: name, the navigation this role may use, the user, language, sign-out."""
     from nicegui import ui
@@ -166,7 +187,7 @@ def frame(ctx: ConsoleContext) -> None:
         with ui.row().classes("gap-1").props('id="console-nav"'):
             for item in NAV:
                 if allowed(ctx.actor, item.roles):
-                    link = ui.link(ctx.t(item.key), item.path).classes(
+                    link = ui.link(ctx.t(item.key), inside(item.path)).classes(
                         "text-white no-underline px-2 py-1 rounded"
                         + (" bg-blue-7" if item.path.rstrip("/") == ctx.path.rstrip("/") else "")
                     )
@@ -177,9 +198,12 @@ def frame(ctx: ConsoleContext) -> None:
         )
         other = messages.t("lang.other_code", ctx.lang)
         here = quote(str(ctx.request.url.path))
-        ui.link(messages.t("lang.other", ctx.lang), f"/lang?set={other}&next={here}").classes(
-            "text-white text-sm"
-        ).props('id="lang-switch"')
+        link_out(
+            messages.t("lang.other", ctx.lang),
+            f"/lang?set={other}&next={here}",
+            element_id="lang-switch",
+            classes="text-white text-sm",
+        )
         ui.button(
             ctx.t("console.sign_out"),
             on_click=lambda: ui.run_javascript(
