@@ -33,7 +33,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -91,13 +91,34 @@ def sweep(
         raise ValueError("escalate_after must not be negative")
     cases = _candidates(session, now=now, escalate_after=escalate_after, batch=batch)
     report = SweepReport(candidates=len(cases))
+    # The timeline rows of the whole pass wait and go in one batched INSERT at the end (the
+    # conditional UPDATEs do not read them), instead of one round trip per row.
+    with session.no_autoflush:
+        _sweep_cases(session, cases, report, now=now, escalate_after=escalate_after, batch=batch)
+    session.flush()
+    return report
+
+
+def _sweep_cases(
+    session: Session,
+    cases: list[Case],
+    report: SweepReport,
+    *,
+    now: datetime,
+    escalate_after: float,
+    batch: int,
+) -> None:
+    warn = [c for c in cases if c.warn_at is not None and c.warn_at <= now and not c.warned]
+    for case in _won(session, warn, Case.warned.is_(False), Case.warn_at <= now, warned=True):
+        report.warned += _warned(session, case, now=now)
+    late = [c for c in cases if c.due_at is not None and c.due_at <= now and not c.missed]
+    for case in _won(
+        session, late, Case.missed.is_(False), Case.due_at <= now, missed=True, escalation_level=1
+    ):
+        won = _missed(session, case, now=now)
+        report.missed += won
+        report.escalated_to_shift_leader += won
     for case in cases:
-        if case.warn_at is not None and case.warn_at <= now and not case.warned:
-            report.warned += _warn(session, case, now=now)
-        if case.due_at is not None and case.due_at <= now and not case.missed:
-            won = _miss(session, case, now=now)
-            report.missed += won
-            report.escalated_to_shift_leader += won
         if case.escalation_level < 2 and _past_level_two(case, now, escalate_after):
             report.escalated_to_squad_leader += _escalate_to_squad(
                 session, case, now=now, escalate_after=escalate_after
@@ -105,7 +126,6 @@ def sweep(
     for case in _whole_case_candidates(session, now=now, batch=batch):
         report.candidates += 1
         report.whole_case_missed += _miss_whole_case(session, case, now=now)
-    return report
 
 
 def _whole_case_candidates(session: Session, *, now: datetime, batch: int) -> list[Case]:
@@ -156,7 +176,9 @@ def _miss_whole_case(session: Session, case: Case, *, now: datetime) -> int:
             continue
         set_committed_value(case, flag.key, True)
         data = {"stage": stage, "due_at": due.isoformat() if due else None}
-        timeline.record(session, case, by=SWEEPER, action="deadline_missed", at=now, data=data)
+        timeline.record(
+            session, case, by=SWEEPER, action="deadline_missed", at=now, data=data, flush=False
+        )
         publish(session, DeadlineMissed(at=now, stage=stage, **_event_base(case)))
         won += 1
     return won
@@ -302,31 +324,55 @@ def _stage_data(case: Case) -> dict[str, Any]:
     }
 
 
-def _warn(session: Session, case: Case, *, now: datetime) -> int:
-    if not _conditional_update(
-        session, case, Case.warned.is_(False), Case.warn_at <= now, warned=True
-    ):
-        return 0
+def _won(
+    session: Session, cases: list[Case], *conditions: ColumnElement[bool], **values: Any
+) -> list[Case]:
+    """``_conditional_update`` for many cases in one statement: the cases this call won.
+
+    Each case must still be open, at the deadline this pass read (the same ``due_at``) and
+    meet ``conditions``; another process's sweeper that got there first wins it instead.
+    """
+    if not cases:
+        return []
+    keys = [(c.id, c.due_at) for c in cases]
+    statement = (
+        update(Case)
+        .where(tuple_(Case.id, Case.due_at).in_(keys), Case.state.in_(OPEN), *conditions)
+        .values(**values)
+        .returning(Case.id)
+        .execution_options(synchronize_session=False)
+    )
+    won_ids = set(session.scalars(statement))
+    won = [c for c in cases if c.id in won_ids]
+    for case in won:
+        for key, value in values.items():  # mirror the row without dirtying the object
+            set_committed_value(case, key, value)
+    return won
+
+
+def _warned(session: Session, case: Case, *, now: datetime) -> int:
     timeline.record(
-        session, case, by=SWEEPER, action="deadline_warned", at=now, data=_stage_data(case)
+        session,
+        case,
+        by=SWEEPER,
+        action="deadline_warned",
+        at=now,
+        data=_stage_data(case),
+        flush=False,
     )
     publish(session, DeadlineWarned(at=now, stage=_stage_name(case), **_event_base(case)))
     return 1
 
 
-def _miss(session: Session, case: Case, *, now: datetime) -> int:
-    won = _conditional_update(
+def _missed(session: Session, case: Case, *, now: datetime) -> int:
+    timeline.record(
         session,
         case,
-        Case.missed.is_(False),
-        Case.due_at <= now,
-        missed=True,
-        escalation_level=1,
-    )
-    if not won:
-        return 0
-    timeline.record(
-        session, case, by=SWEEPER, action="deadline_missed", at=now, data=_stage_data(case)
+        by=SWEEPER,
+        action="deadline_missed",
+        at=now,
+        data=_stage_data(case),
+        flush=False,
     )
     publish(session, DeadlineMissed(at=now, stage=_stage_name(case), **_event_base(case)))
     _record_escalation(session, case, now=now, level=1, role=Role.SHIFT_LEADER, extra={})
@@ -358,7 +404,9 @@ def _record_escalation(
     stage = case.stage.value if case.stage else None
     data = {"level": level, "to_role": role.value, "stage": stage, **extra}
     note = f"escalated to {ROLE_NAMES[role]}" + (f" {extra['to_user_name']}" if extra else "")
-    timeline.record(session, case, by=SWEEPER, action="escalate", at=now, note=note, data=data)
+    timeline.record(
+        session, case, by=SWEEPER, action="escalate", at=now, note=note, data=data, flush=False
+    )
     publish(session, CaseEscalated(at=now, level=level, to_role=role.value, **_event_base(case)))
 
 

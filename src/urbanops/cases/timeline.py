@@ -26,10 +26,13 @@ def record(
     note: str | None = None,
     data: dict[str, Any] | None = None,
     first: bool = False,
+    flush: bool = True,
 ) -> TimelineEntry:
     """Append one row; ``from_state``/``to_state`` default to the case's state (no change).
 
-    ``first`` marks the row that creates the case: it comes from no state.
+    ``first`` marks the row that creates the case: it comes from no state. ``flush=False``
+    leaves the row pending, so that many rows go to the database in one statement (the
+    sweeper's pass).
     """
     entry = TimelineEntry(
         **row(
@@ -39,7 +42,8 @@ def record(
         )
     )  # fmt: skip
     session.add(entry)
-    session.flush()
+    if flush:
+        session.flush()
     return entry
 
 
