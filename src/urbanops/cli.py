@@ -11,6 +11,8 @@ import typer
 app = typer.Typer(help="urbanops — 城管执法指挥平台", no_args_is_help=True, add_completion=False)
 
 DEMO_DB = Path("var/demo.db")
+#: Seconds a stopping server waits for open requests and event streams before closing them.
+GRACEFUL_SHUTDOWN_S = 5
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -43,7 +45,14 @@ def serve(
     import uvicorn
 
     _settings()  # refuse a default secret before binding the port
-    uvicorn.run("urbanops.app:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        "urbanops.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,  # open event streams would hold it
+    )
 
 
 @app.command()
@@ -90,6 +99,11 @@ def demo(
     engine.dispose()
     if serve_it:
         typer.echo(f"serving at http://{host}:{port}  (API docs at /docs)")
+        typer.echo(
+            f"command centre: http://{host}:{port}/console/ (op01 operator, duty01 shift leader, "
+            "leader01 leader, admin); grid officers' phone page: /officer/ (e.g. gh0101); "
+            "citizens: /citizen"
+        )
         serve(host=host, port=port, workers=1)
 
 
