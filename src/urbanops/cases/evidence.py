@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -37,6 +38,9 @@ from urbanops.kit.errors import (
     Problem,
     UnsupportedMediaType,
 )
+
+if TYPE_CHECKING:
+    from urbanops.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -247,12 +251,22 @@ class Staged:
 
 
 class EvidenceStore:
-    """Content-addressed files under ``root``: ``root/ab/cd/<sha256>``, verified on read."""
+    """Content-addressed files under ``root``: ``root/ab/cd/<sha256>``, verified on read.
 
-    def __init__(self, root: Path, *, chunk_size: int = CHUNK) -> None:
+    ``min_free_bytes`` is kept free on the root's disk: a file is refused (507) when less is free
+    before it is written or would be once it is.
+    """
+
+    def __init__(self, root: Path, *, chunk_size: int = CHUNK, min_free_bytes: int = 0) -> None:
         self.root = Path(root)
         self.chunk_size = chunk_size
+        self.min_free_bytes = min_free_bytes
         self.incoming = self.root / ".incoming"
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> EvidenceStore:
+        """The store at the configured root, with the configured reserve of free space."""
+        return cls(settings.evidence_root, min_free_bytes=settings.evidence_min_free_bytes)
 
     def path_of(self, sha256: str) -> Path:
         """Where the blob with this hash lives (whether or not it exists)."""
@@ -270,8 +284,10 @@ class EvidenceStore:
     def receive(self, stream: BinaryIO, *, head: bytes = b"", max_bytes: int) -> Iterator[Staged]:
         """Copy ``head`` + ``stream`` to an incoming file, hashing as it goes; removed on exit.
 
-        Stops reading past ``max_bytes`` (413 ``too_large``); a full disk answers 507.
+        Stops reading past ``max_bytes`` (413 ``too_large``); a full disk, or one that has less
+        than the reserve free before the file or after it, answers 507.
         """
+        self._check_reserve()
         fd, name = self._open_incoming()
         path = Path(name)
         try:
@@ -279,11 +295,23 @@ class EvidenceStore:
                 digest, size = self._copy(head, stream, out, max_bytes)
                 out.flush()
                 os.fsync(out.fileno())
+            self._check_reserve()  # the staged file counts: putting it in place takes no more
             yield Staged(path=path, sha256=digest, size=size, head=head)
         except OSError as exc:
             raise _os_problem(exc) from exc
         finally:
             path.unlink(missing_ok=True)
+
+    def _check_reserve(self) -> None:
+        """507 when the root's disk has less than ``min_free_bytes`` free."""
+        if not self.min_free_bytes:
+            return
+        existing = next(p for p in (self.root, *self.root.parents) if p.exists())
+        free = shutil.disk_usage(existing).free
+        if free < self.min_free_bytes:
+            log.error("evidence store below its reserve: %d bytes free of %d kept", free,
+                      self.min_free_bytes)  # fmt: skip
+            raise StoreFull("The evidence store is short of space; the file was not kept")
 
     def _open_incoming(self) -> tuple[int, str]:
         try:

@@ -61,8 +61,8 @@ def evidence_out(evidence: Evidence) -> EvidenceOut:
 
 
 def evidence_store(request: Request) -> service.EvidenceStore:
-    """The store under the configured evidence root."""
-    return service.EvidenceStore(request.app.state.settings.evidence_root)
+    """The store under the configured evidence root, with its reserve of free space."""
+    return service.EvidenceStore.for_settings(request.app.state.settings)
 
 
 StoreDep = Annotated[service.EvidenceStore, Depends(evidence_store)]

@@ -234,7 +234,7 @@ def report(
     service.check_photos(data.photos)  # refuse before counting a report against the address
     limits.reports.hit(client_address(request), now)
     submitted = service.submit(
-        session, data=data, store=evidence.EvidenceStore(settings.evidence_root), now=now,
+        session, data=data, store=evidence.EvidenceStore.for_settings(settings), now=now,
         local_tz=ZoneInfo(settings.timezone), calendar=load_calendar(session, settings),
     )  # fmt: skip
     response.status_code = 201 if submitted.created or submitted.merged else 200

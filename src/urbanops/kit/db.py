@@ -22,6 +22,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -98,7 +99,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # No JIT: every query here is short, and compiling one costs ~100 ms whenever the planner's
+    # estimate of a big table crosses jit_above_cost (the sweeper's pass on a district's cases).
+    kwargs.setdefault("connect_args", {}).setdefault("options", "-c jit=off")
     return create_engine(url, **kwargs)
+
+
+#: SQLSTATEs of a server that is going away or not there yet: class 08 (connection exception),
+#: admin_shutdown, crash_shutdown, cannot_connect_now.
+_GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached or went away mid-statement.
+
+    Not a refusal of the work itself (a constraint, a deadlock, SQLite's busy lock): the same
+    statement on a live connection might have succeeded, and a COMMIT that failed this way may
+    or may not have happened. psycopg marks its client-side failures (refused, closed) with no
+    SQLSTATE; SQLite's errors carry none of these.
+    """
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", "")
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in _GONE_SQLSTATES
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

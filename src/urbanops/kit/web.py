@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -116,8 +117,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             response.headers.update(exc.headers)
         return response
 
-    @app.exception_handler(OperationalError)
-    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+    async def _db_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", exc)
         problem = Problem(
             "The database is not reachable; retry shortly",
@@ -126,6 +126,26 @@ def install_problem_handlers(app: FastAPI) -> None:
             title="Service temporarily unavailable",
         )
         return problem_response(problem, request)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
+        # A value the database cannot hold: an id past 64 bits (SQLite's driver raises
+        # OverflowError, PostgreSQL 22003), a string past its column (22001 on PostgreSQL only).
+        # The request's transaction is rolled back; the client has to send something else.
+        log.warning("value refused by the database: %s", exc)
+        problem = Problem(
+            "A value is out of the range the database can store",
+            status=422,
+            code="value_out_of_range",
+            title="The input is not valid",
+        )
+        return problem_response(problem, request)
+
+    # Unreachable or gone (OperationalError), a connection already closed (InterfaceError), or no
+    # connection free in the pool in time (TimeoutError): the client should retry, not see a 500.
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(unavailable, _db_down)
 
 
 class RequestLimit:

@@ -694,7 +694,7 @@ def _attach_photo(
         name = None  # a URL's last segment (``photo.php``) says nothing about the bytes
     upload = evidence.Upload(io.BytesIO(fetched.data), filename=name, declared_type=None)
     return evidence.attach(
-        session, store=evidence.EvidenceStore(settings.evidence_root), case_id=case.id,
+        session, store=evidence.EvidenceStore.for_settings(settings), case_id=case.id,
         upload=upload, phase=EvidencePhase.BEFORE, by=by, now=now,
         timeline_entry_id=timeline_entry_id, local_tz=ZoneInfo(settings.timezone),
     )  # fmt: skip
