@@ -28,9 +28,10 @@ Without a response limit the answer is sorted by ``(tier, eta)``: an own-grid of
 comes first, however far. With ``response_limit_s`` set (the case's response limit), the own
 grid keeps its priority only while its best officer can arrive within that limit; when none
 can, every candidate who can arrive within the limit (neighbours first, then — if allowed —
-anyone else) comes before those who cannot, each part sorted by ``(tier, eta)``. So a command
-centre sends its own officer when he makes the limit, and a neighbour who does rather than an
-own officer who would not.
+anyone else, each tier by eta) comes before those who cannot, and those who cannot follow by
+eta alone: when nobody makes the limit, whoever arrives first goes, whatever his grid. So a
+command centre sends its own officer when he makes the limit, a neighbour who does rather than
+an own officer who would not, and the soonest arrival when nobody does.
 """
 
 from __future__ import annotations
@@ -185,7 +186,8 @@ class CandidateSet:
         if response_limit_s is not None:
             in_time = eta <= response_limit_s
             if not (usable & in_time & (tier == OWN)).any():
-                key += np.where(in_time, 0.0, 3 * _TIER_BAND)
+                # those who make the limit first (by tier), then the late ones by arrival alone
+                key = np.where(in_time, key, 3 * _TIER_BAND + eta)
         key[~usable] = np.inf
         count = min(limit, int(usable.sum()))
         if count == 0:
@@ -205,7 +207,7 @@ def order_key(ranked: Ranked, *, in_time_first: float | None) -> tuple[int, int,
     (no own-grid officer makes it), else None.
     """
     late = in_time_first is not None and ranked.eta_s > in_time_first
-    return (int(late), ranked.tier, ranked.eta_s)
+    return (1, 0, ranked.eta_s) if late else (0, ranked.tier, ranked.eta_s)
 
 
 def rank(

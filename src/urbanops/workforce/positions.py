@@ -512,6 +512,14 @@ class _Track:
         if len(self.recent) > limit:
             self.seen.discard(self.recent.popleft())
 
+    def remember_all(self, times: list[int], limit: int) -> None:
+        """``remember`` each of ``times`` in turn, in bulk (a block's fixes of this device)."""
+        recent = self.recent
+        recent.extend(times)
+        self.seen.update(times)
+        while len(recent) > limit:
+            self.seen.discard(recent.popleft())
+
     def advance(self, at_us: int, lon: float, lat: float, fix: Fix | None) -> bool:
         """Make an accepted fix the latest if it is newer; whether it was."""
         if at_us <= self.latest_us:
@@ -786,13 +794,13 @@ class PositionIngest:
         for g, (track, redo_group) in enumerate(zip(tracks, again.tolist(), strict=True)):
             if redo_group:
                 continue
-            last_kept = -1  # sorted by time: the last one kept is the newest
-            for k in range(starts[g], starts[g + 1]):
-                if kept[k]:
-                    track.remember(at_list[k], limit)
-                    last_kept = k
-            k = last_kept
-            if k >= 0 and track.advance(at_list[k], lon_list[k], lat_list[k], None):
+            # not judged again: only the device's last fix can have been dropped
+            start, end = starts[g], starts[g + 1]
+            k = end - 1 if kept[end - 1] else end - 2  # sorted by time: the newest kept
+            if k < start:
+                continue
+            track.remember_all(at_list[start : k + 1], limit)
+            if track.advance(at_list[k], lon_list[k], lat_list[k], None):
                 newest[g] = k
         for g in np.flatnonzero(again).tolist():
             track = tracks[g]
@@ -913,6 +921,9 @@ def write_fixes(session: Session, fixes: FixBlock | Sequence[Fix]) -> FixBlock:
     block = fixes if isinstance(fixes, FixBlock) else FixBlock.from_fixes(fixes)
     if not len(block):
         return block
+    # in index order, (device, time): each device's fixes land on the same index page one
+    # after the other instead of a different page each (a third less work for SQLite)
+    block = block.take(np.lexsort((block.at_us, block.device_id)))
     locate_unit_grids(session, block)
     if session.get_bind().dialect.name == "postgresql":
         days = np.unique(block.at_us // _US_PER_DAY).tolist()
@@ -920,10 +931,9 @@ def write_fixes(session: Session, fixes: FixBlock | Sequence[Fix]) -> FixBlock:
         _copy(session, block)
     else:
         _insert_sqlite(session, block)
-    newest = block.take(_newest_per_device(block))
-    _upsert_latest(session, newest)
-    at = [from_us(us) for us in newest.at_us.tolist()]
-    workforce.note_fixes(session, fixes=list(zip(newest.device_id.tolist(), at, strict=True)))
+    newest = block.take(_last_per_device(block))
+    times = _upsert_latest(session, newest)
+    workforce.note_fix_times(session, device_ids=newest.device_id.tolist(), times=times)
     return newest
 
 
@@ -990,16 +1000,37 @@ def _columns(
 
 def _iso_times(us: np.ndarray) -> list[str]:
     """Epoch microseconds as ISO 8601 UTC text (``…T…Z``), which PostgreSQL reads exactly."""
+    return _each_distinct(us, _iso_texts)
+
+
+def _sqlite_times(us: np.ndarray) -> list[str]:
+    """Epoch microseconds as SQLAlchemy stores a ``UTCDateTime`` on SQLite (naive UTC text)."""
+    return _each_distinct(us, _sqlite_texts)
+
+
+def _iso_texts(us: np.ndarray) -> list[str]:
     texts: list[str] = np.datetime_as_string(
         us.astype("datetime64[us]"), unit="us", timezone="UTC"
     ).tolist()
     return texts
 
 
-def _sqlite_times(us: np.ndarray) -> list[str]:
-    """Epoch microseconds as SQLAlchemy stores a ``UTCDateTime`` on SQLite (naive UTC text)."""
+def _sqlite_texts(us: np.ndarray) -> list[str]:
     texts = np.datetime_as_string(us.astype("datetime64[us]"), unit="us").tolist()
     return [t.replace("T", " ") for t in texts]
+
+
+def _each_distinct(us: np.ndarray, texts: Callable[[np.ndarray], list[str]]) -> list[str]:
+    """``texts(us)``, each distinct time written once: a flush's ``received_at`` is a handful of
+    instants, and devices of one platform often report on the same second."""
+    if len(us) < 16:
+        return texts(us)
+    distinct, where = np.unique(us, return_inverse=True)
+    if len(distinct) > len(us) // 2:
+        return texts(us)
+    made = object_column(texts(distinct))
+    out: list[str] = made[where].tolist()
+    return out
 
 
 def _copy(session: Session, block: FixBlock) -> None:
@@ -1025,19 +1056,19 @@ def _insert_sqlite(session: Session, block: FixBlock) -> None:
         cursor.close()
 
 
-def _newest_per_device(block: FixBlock) -> np.ndarray:
-    """Rows of the block holding each device's newest fix."""
-    order = np.lexsort((block.at_us, block.device_id))
-    device = block.device_id[order]
-    last = np.ones(len(order), dtype=bool)
+def _last_per_device(block: FixBlock) -> np.ndarray:
+    """The mask of each device's last row in a block sorted by device and time (its newest)."""
+    device = block.device_id
+    last = np.ones(len(device), dtype=bool)
     last[:-1] = device[1:] != device[:-1]
-    return order[last]
+    return last
 
 
-def _upsert_latest(session: Session, newest: FixBlock) -> None:
+def _upsert_latest(session: Session, newest: FixBlock) -> list[str]:
     """Insert or replace each device's latest row, only with a newer fix: on PostgreSQL COPY into
     a temporary table and one INSERT … SELECT from it, on SQLite one driver-level executemany.
-    ``newest`` is ordered by device, so concurrent writers lock rows in the same order."""
+    ``newest`` is ordered by device, so concurrent writers lock rows in the same order. Answers
+    the fix times as written (for ``note_fix_times``)."""
     changes = ", ".join(f"{c} = excluded.{c}" for c in ROW_COLUMNS if c != "device_id")
     columns = ", ".join(ROW_COLUMNS)
     upsert = (
@@ -1047,19 +1078,25 @@ def _upsert_latest(session: Session, newest: FixBlock) -> None:
     if session.get_bind().dialect.name == "postgresql":
         raw = session.connection().connection.driver_connection
         assert raw is not None
+        rows = _rows(newest, _iso_times)
         with raw.cursor() as cursor:
             cursor.execute(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS position_incoming (LIKE position_latest)"
             )
             with cursor.copy(f"COPY position_incoming ({columns}) FROM STDIN") as copy:
-                for row in _rows(newest, _iso_times):
+                for row in rows:
                     copy.write_row(row)
             cursor.execute(upsert.format(rows=f"SELECT {columns} FROM position_incoming"))
             cursor.execute("DELETE FROM position_incoming")  # empty for the next flush
-        return
+        return [row[_AT] for row in rows]
+    rows = _rows(newest, _sqlite_times)
     cursor = session.connection().connection.cursor()
     try:
         marks = ", ".join("?" * len(ROW_COLUMNS))
-        cursor.executemany(upsert.format(rows=f"VALUES ({marks})"), _rows(newest, _sqlite_times))
+        cursor.executemany(upsert.format(rows=f"VALUES ({marks})"), rows)
     finally:
         cursor.close()
+    return [row[_AT] for row in rows]
+
+
+_AT = ROW_COLUMNS.index("at")

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
 import numpy as np
+import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -304,10 +305,16 @@ def _alarm(
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object. orjson reads it in a third of the standard library's time;
+    what orjson refuses and the standard library reads (``NaN``, integers beyond 64 bits, lone
+    surrogates, UTF-16) is read by the latter, so every body gets the answer it always got."""
     try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise BadRequest("The body is not JSON", code="invalid_json") from exc
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise BadRequest("The body is not JSON", code="invalid_json") from exc
     if not isinstance(payload, dict):
         raise InvalidInput("The body must be a JSON object", code="invalid_input")
     return payload

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,6 @@ from urbanops.auth import service as auth
 from urbanops.auth.models import ApiKey, User
 from urbanops.kit import events
 from urbanops.kit.actor import Actor
-from urbanops.kit.db import UTCDateTime
 from urbanops.kit.errors import Conflict, InvalidInput, NotFound, Problem
 from urbanops.workforce.models import (
     Device,
@@ -518,16 +517,54 @@ def issue_device_key(
 
 
 def note_fixes(session: Session, *, fixes: Sequence[tuple[int, datetime]]) -> None:
-    """Move each device's ``last_fix_at`` forward to its fix time (never back), in one statement."""
-    if not fixes:
-        return
-    table = Device.__table__
-    assert isinstance(table, Table)
-    at = bindparam("b_at", type_=UTCDateTime())
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .where(or_(table.c.last_fix_at.is_(None), table.c.last_fix_at < at))
-        .values(last_fix_at=at)
+    """Move each device's ``last_fix_at`` forward to its fix time (never back)."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    note_fix_times(
+        session,
+        device_ids=[device_id for device_id, _ in fixes],
+        times=[_stored_text(at, sqlite=sqlite) for _, at in fixes],
     )
-    session.connection().execute(stmt, [{"b_id": d, "b_at": t} for d, t in fixes])
+
+
+def note_fix_times(session: Session, *, device_ids: Sequence[int], times: Sequence[str]) -> None:
+    """``note_fixes`` at driver level, for the position writer: one executemany of plain tuples.
+
+    ``times`` are the instants as the database stores them — on SQLite naive UTC text
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` (what SQLAlchemy writes for ``UTCDateTime``, so text order is
+    time order), on PostgreSQL ISO 8601 with its zone. Going through the ORM's executemany cost
+    20–35 µs a device (a bind processor per value); this costs a few: an executemany of tuples
+    on SQLite, one ``UPDATE … FROM unnest(…)`` on PostgreSQL (pairs in device order).
+    """
+    if not device_ids:
+        return
+    rows = sorted(zip(device_ids, times, strict=True))
+    connection = session.connection().connection
+    if session.get_bind().dialect.name == "postgresql":
+        raw = connection.driver_connection
+        assert raw is not None
+        ids, stamps = zip(*rows, strict=True)
+        with raw.cursor() as cursor:  # one statement, the pairs as two arrays
+            cursor.execute(
+                "UPDATE device SET last_fix_at = v.at "
+                "FROM unnest(%s::bigint[], %s::text[]::timestamptz[]) AS v (id, at) "
+                "WHERE device.id = v.id AND (last_fix_at IS NULL OR last_fix_at < v.at)",
+                (list(ids), list(stamps)),
+            )
+        return
+    cursor = connection.cursor()
+    try:
+        cursor.executemany(
+            "UPDATE device SET last_fix_at = ?2 WHERE id = ?1 "
+            "AND (last_fix_at IS NULL OR last_fix_at < ?2)",
+            rows,
+        )
+    finally:
+        cursor.close()
+
+
+def _stored_text(at: datetime, *, sqlite: bool) -> str:
+    """An aware instant as ``note_fix_times`` wants it."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime given for a fix time")
+    utc = at.astimezone(UTC)
+    return utc.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else utc.isoformat()
