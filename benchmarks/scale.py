@@ -158,7 +158,7 @@ def _cases(conn: Any, count: int) -> None:
                  rows AS (
                    SELECT g, :now - make_interval(secs => (:n - g) * (31536000.0 / :n)) AS at,
                           (g % 10 = 0) AS open
-                   FROM generate_series(1, :n) g)
+                   FROM generate_series(1::bigint, :n) g)
             INSERT INTO "case" (number, state, channel, is_emergency, matter_code, description,
                                 lon, lat, inside_jurisdiction, responsibility_grid_code,
                                 verification_required, reported_at, closed_at, stage,
@@ -220,7 +220,7 @@ def _positions(engine: Engine, count: int, days: list[date]) -> None:
                            114.02 + 0.04 * ((g * 7919) % 10007) / 10007.0,
                            22.64 + 0.04 * ((g * 104729) % 10009) / 10009.0,
                            'bench'
-                    FROM generate_series(0, :n - 1) g
+                    FROM generate_series(0::bigint, :n - 1) g
                     """
                 ),
                 {"d0": device0, "officers": OFFICERS, "start": start, "n": per_day},
@@ -284,6 +284,89 @@ def measure_queries(engine: Engine) -> None:
     emit("scale.queue", value=ms, reference=ref, unit="ms", target=QUERY_TARGET_MS,
          lower_is_better=True, absolute=True, open_cases=total, page=len(rows),
          note="reference: the raw SQL of the same page")  # fmt: skip
+
+
+def measure_console(engine: Engine) -> None:
+    """What the console asks: its queue, the map's box, the leaders' board for a month."""
+    from zoneinfo import ZoneInfo
+
+    from urbanops.kit.actor import SYSTEM
+    from urbanops.kit.db import make_sessionmaker
+    from urbanops.ui.console import board_data
+    from urbanops.ui.console import map as console_map
+
+    factory = make_sessionmaker(engine)
+    proj = console_map.Projection("wgs84")
+    zone = ZoneInfo("Asia/Shanghai")
+    with engine.connect() as conn:
+        x0, y0, x1, y1 = conn.execute(
+            text("SELECT min(min_lon), min(min_lat), max(max_lon), max(max_lat) "
+                 "FROM responsibility_grid")
+        ).one()  # fmt: skip
+    # the operator looks at a quarter of the district
+    box = (x0, y0, x0 + (x1 - x0) / 2, y0 + (y1 - y0) / 2)
+    open_states = list(OPEN_STATES)
+
+    def queue() -> Any:
+        with factory() as session:
+            rows = console_map.open_cases(session, SYSTEM, NOW)
+            return console_map.case_items(session, rows, proj, NOW)
+
+    def raw_queue() -> Any:
+        with engine.connect() as conn:
+            return conn.execute(
+                text('SELECT * FROM "case" WHERE state IN :s ORDER BY due_at LIMIT 500').bindparams(
+                    _expanding("s")
+                ),
+                {"s": open_states},
+            ).all()
+
+    def in_box() -> Any:
+        with factory() as session:
+            rows = console_map.cases_in_box(session, SYSTEM, box)
+            return console_map.case_items(session, rows, proj, NOW), console_map.grid_load(
+                session, SYSTEM
+            )
+
+    def raw_box() -> Any:
+        with engine.connect() as conn:
+            return conn.execute(
+                text(
+                    'SELECT * FROM "case" WHERE state IN :s AND lon BETWEEN :x0 AND :x1 '
+                    "AND lat BETWEEN :y0 AND :y1 ORDER BY id LIMIT 2000"
+                ).bindparams(_expanding("s")),
+                {"s": open_states, "x0": box[0], "x1": box[2], "y0": box[1], "y1": box[3]},
+            ).all()
+
+    def board() -> Any:
+        with factory() as session:
+            return board_data.board(session, now=NOW, zone=zone, days=30)
+
+    def raw_board() -> Any:
+        with engine.connect() as conn:
+            return conn.execute(
+                text(
+                    'SELECT channel, count(*) FROM "case" WHERE reported_at >= :since '
+                    "GROUP BY channel"
+                ),
+                {"since": NOW - timedelta(days=30)},
+            ).all()
+
+    for name, work, reference, note, extra in (
+        ("scale.console_queue", queue, raw_queue,
+         "the home's queue and map pins (500 most urgent); reference: the raw SQL of the page",
+         lambda r: {"rows": len(r)}),
+        ("scale.map_box", in_box, raw_box,
+         "open cases in a quarter of the district, and the grids' load; reference: raw SQL",
+         lambda r: {"rows": len(r[0])}),
+        ("scale.board_month", board, raw_board,
+         "the leaders' board over 30 days (counts, lights, comparisons, trend, indicators); "
+         "reference: one raw GROUP BY over the month", lambda r: {}),
+    ):  # fmt: skip
+        ms, result = timed(work)
+        ref, _ = timed(reference)
+        emit(name, value=ms, reference=ref, unit="ms", target=QUERY_TARGET_MS,
+             lower_is_better=True, absolute=True, note=note, **extra(result))  # fmt: skip
 
 
 def _expanding(name: str) -> Any:
@@ -393,6 +476,7 @@ def main() -> int:
         print(f"world: {cases:,} cases, {positions:,} positions", flush=True)
         gc.collect()
         measure_queries(engine)
+        measure_console(engine)
         measure_sweep(engine)
         measure_memory()
     finally:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -135,7 +136,44 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
     __table_args__ = (
         Index("ix_case_matter_reported", "matter_code", "reported_at"),
-        Index("ix_case_state_due", "state", "due_at"),
+        # The console's live counts of open cases, from the index alone (migration 0015).
+        Index("ix_case_state_grid", "state", "responsibility_grid_code"),
+        Index("ix_case_state_due_warn", "state", "due_at", "warn_at"),
+        # What the sweeper still has to mark (migration 0015): (flag, deadline) of running clocks.
+        *(
+            Index(name, flag, deadline, postgresql_where=where, sqlite_where=where)
+            for name, flag, deadline, where in (
+                ("ix_case_warn_pending", "warned", "warn_at", text("warn_at IS NOT NULL")),
+                ("ix_case_due_pending", "missed", "due_at", text("due_at IS NOT NULL")),
+                (
+                    "ix_case_escalation_pending",
+                    "escalation_level",
+                    "due_at",
+                    text("due_at IS NOT NULL"),
+                ),
+            )
+        ),
+        *(
+            Index(
+                name,
+                "state",
+                deadline,
+                postgresql_where=text(where.format(false="false")),
+                sqlite_where=text(where.format(false="0")),
+            )
+            for name, deadline, where in (
+                (
+                    "ix_case_contact_pending",
+                    "contact_by",
+                    "contact_by IS NOT NULL AND contacted_at IS NULL AND contact_missed IS {false}",
+                ),
+                (
+                    "ix_case_close_pending",
+                    "close_by",
+                    "close_by IS NOT NULL AND close_missed IS {false}",
+                ),
+            )
+        ),
     )
 
 
@@ -180,6 +218,15 @@ class TimelineEntry(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor_ref: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (  # which cases ever missed a deadline (the board's on-time rate)
+        Index(
+            "ix_case_timeline_missed",
+            "case_id",
+            postgresql_where=text("action = 'deadline_missed'"),
+            sqlite_where=text("action = 'deadline_missed'"),
+        ),
+    )
     actor_name: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     from_state: Mapped[str | None] = mapped_column(String(24))
