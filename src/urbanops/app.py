@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,12 +30,18 @@ from urbanops.kit.calendar_api import router as calendar_router
 from urbanops.kit.clock import Clock, SystemClock
 from urbanops.kit.db import make_engine, make_sessionmaker
 from urbanops.kit.errors import ServiceUnavailable
+from urbanops.kit.events import bus
+from urbanops.kit.events_api import LimitExceptStreams
+from urbanops.kit.events_api import router as events_router
 from urbanops.kit.jobs import PeriodicRunner
-from urbanops.kit.web import RequestLimit, install_problem_handlers
+from urbanops.kit.transports import transport_for
+from urbanops.kit.web import install_problem_handlers
 from urbanops.open311.api import router as open311_router
 from urbanops.ui.citizen import router as citizen_pages_router
 from urbanops.ui.login import router as login_router
+from urbanops.ui.officer import router as officer_pages_router
 from urbanops.ui.web import install_static
+from urbanops.workforce import moves
 from urbanops.workforce.api import router as workforce_router
 from urbanops.workforce.positions_api import OsmandFastPath
 from urbanops.workforce.positions_api import router as positions_router
@@ -53,11 +60,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        transport = app.state.event_transport  # the bus across processes (event_bus=local: none)
+        if transport is not None:
+            await asyncio.to_thread(transport.start, bus)
         app.state.jobs.start()  # periodic jobs run while the app serves (interval 0: never)
         try:
             yield
         finally:
             app.state.jobs.stop()
+            if transport is not None:
+                await asyncio.to_thread(transport.stop)
 
     app = FastAPI(
         title="urbanops",
@@ -71,6 +83,7 @@ def create_app(
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.clock = clock or SystemClock()
+    app.state.event_transport = transport_for(settings, clock=app.state.clock)
     app.state.jobs = PeriodicRunner(
         factory=app.state.sessionmaker,
         clock=app.state.clock,
@@ -81,7 +94,7 @@ def create_app(
     app.state.jobs.add("open_followups", followup_job)
     app.state.jobs.add("device_watch", device_watch_job(settings))
     install_problem_handlers(app)
-    app.add_middleware(RequestLimit, limit=limit)
+    app.add_middleware(LimitExceptStreams, limit=limit)  # RequestLimit, but for /api/events
     app.add_middleware(OsmandFastPath)  # everyday OsmAnd fixes skip the router
 
     @app.get("/health", tags=["system"], operation_id="health")
@@ -106,12 +119,15 @@ def create_app(
     app.include_router(citizen_pages_router)
     install_static(app)
     app.include_router(positions_router)
+    moves.install(app)  # one PositionsMoved per position flush, for the console's map
     app.include_router(workforce_router)
     app.include_router(tracks_router)
     app.include_router(dispatch_router)
     app.include_router(alerts_router)
+    app.include_router(events_router)
     app.include_router(open311_router)
     app.include_router(login_router)
+    app.include_router(officer_pages_router)
     if settings.console_on:
         from urbanops.ui.console import mount_console
 

@@ -72,10 +72,20 @@ class Settings(BaseSettings):
     dispatch_neighbour_distance_m: float = Field(default=50.0, ge=0, le=5_000)
     dispatch_prefer_in_limit: bool = True
     # Seconds of the response limit an officer needs to see and accept a task; the rest is the
-    # travel budget an own-grid officer must make to keep his priority over a neighbour.
-    dispatch_accept_allowance_s: float = Field(default=60.0, ge=0, le=3600)
+    # travel budget an own-grid officer must make to keep his priority over a neighbour. Two
+    # minutes covers a slow acceptance (about the 97th percentile of the simulator's delays,
+    # median 40 s), not just a typical one (decision 0006).
+    dispatch_accept_allowance_s: float = Field(default=120.0, ge=0, le=3600)
     dispatch_allow_other_grids: bool = True
     dispatch_roster_ttl_s: float = Field(default=30.0, ge=0)
+    # Bytes kept free on the evidence store's disk: a file that would leave less is refused with
+    # 507 before and after it is written, so the database and the logs on the same disk go on.
+    evidence_min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    # The EventBus across processes (urbanops.kit.transports): "local" keeps news in this
+    # process (one process, SQLite); "postgres" sends it over LISTEN/NOTIFY of the database;
+    # "redis" over Redis pub/sub at ``redis_url`` (when NOTIFY contends; see docs/deploy.md).
+    event_bus: Literal["local", "postgres", "redis"] = "local"
+    redis_url: str = "redis://127.0.0.1:6379/0"
 
     @field_validator("working_hours")
     @classmethod

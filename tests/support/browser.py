@@ -132,3 +132,35 @@ def screenshot(page: Page, name: str, **options: Any) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), **options)
     return path
+
+
+# --- the grid officer's phone page (/officer/) -------------------------------------------------
+
+
+def officer_username(street: LiveStreet, user_id: int) -> str:
+    """The username of a user id (the ``officer_id`` a case was dispatched to), to sign him in."""
+    engine = make_engine(street.database_url)
+    try:
+        with unit_of_work(make_sessionmaker(engine), write=False) as session:
+            return auth.get_user(session, user_id=user_id).username
+    finally:
+        engine.dispose()
+
+
+def officer_accepts_and_handles(
+    page: Page, base_url: str, case_id: int, photo_path: Path | str, *, note: str = "已处置完毕"
+) -> None:
+    """On the officer's page, already signed in as the assigned officer (``sign_in(page,
+    base_url, username, next_path="/officer/")``): open the task, accept it, take an after-photo
+    (``photo_path``, a real JPEG), write ``note`` and send the result; returns once the page
+    says the case is handled (the photo is on the case, phase "after")."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base_url}/officer/task/{case_id}")
+    if page.locator("#accept").count():
+        page.click("#accept")
+    expect(page.locator("#handle-form")).to_be_visible(timeout=15_000)
+    page.set_input_files("#after-photos", str(photo_path))
+    page.fill("#note", note)
+    page.click("#handle")
+    expect(page.locator("#handled")).to_be_visible(timeout=30_000)

@@ -1,5 +1,55 @@
-"""Messages of the home pages (merged into the one catalogue by ui.messages)."""
+"""Messages of the operator's home (指挥调度): map, queue, alerts (merged by ui.messages).
+
+The page's scripts get the ``home.js.`` keys (without that prefix) as their text.
+"""
 
 from __future__ import annotations
 
-ENTRIES: dict[str, tuple[str, str]] = {}
+ENTRIES: dict[str, tuple[str, str]] = {
+    "home.title": ("指挥调度", "Command"),
+    "home.map": ("实时地图", "Live map"),
+    "home.queue": ("待办案件", "Open cases"),
+    "home.alerts": ("告警", "Alerts"),
+    "home.ack.done": ("已确认告警", "Alert acknowledged"),
+    "home.ack.failed": ("确认失败", "Could not acknowledge"),
+    "home.ack.not_allowed": ("您的角色不能确认告警", "Your role may not acknowledge alerts"),
+    "home.ack.not_found": ("告警不存在或不在您的辖区", "No such alert in your area"),
+    # for console-home.js and console-map.js
+    "home.js.sound_on": ("声音已开", "Sound on"),
+    "home.js.sound_off": ("开启声音", "Enable sound"),
+    "home.js.acknowledge": ("确认", "Acknowledge"),
+    "home.js.acknowledged": ("已确认", "Acknowledged"),
+    "home.js.alerts_empty": ("暂无告警", "No alerts"),
+    "home.js.queue_empty": ("暂无待办案件", "No open cases"),
+    "home.js.left": ("剩余", "left"),
+    "home.js.overdue": ("超时", "overdue"),
+    "home.js.no_clock": ("暂停计时", "clock stopped"),
+    "home.js.days": ("天", "d "),
+    "home.js.ago": ("前", "ago"),
+    "home.js.emergency": ("紧急", "Urgent"),
+    "home.js.supervised": ("督办", "Supervised"),
+    "home.js.open_cases": ("待办案件", "open cases"),
+    "home.js.camera": ("视频监控", "Camera"),
+    "home.js.status.on_duty": ("在岗", "On duty"),
+    "home.js.status.busy": ("处置中", "Busy"),
+    "home.js.status.off_duty": ("下班", "Off duty"),
+    "home.js.status.offline": ("离线", "Offline"),
+    "home.js.light.red": ("超时（红灯）", "Overdue (red)"),
+    "home.js.light.yellow": ("临期（黄灯）", "Due soon (yellow)"),
+    "home.js.light.green": ("正常（绿灯）", "On time (green)"),
+    "home.js.state.reported": ("待受理", "Reported"),
+    "home.js.state.registered": ("已立案", "Registered"),
+    "home.js.state.dispatched": ("已派遣", "Dispatched"),
+    "home.js.state.accepted": ("处置中", "Accepted"),
+    "home.js.state.handled": ("待核查", "Handled"),
+    "home.js.state.checked": ("待结案", "Checked"),
+    "home.js.state.suspended": ("挂账", "Suspended"),
+    "home.js.kind.left_grid": ("离开网格", "Left his grid"),
+    "home.js.kind.device_offline": ("设备离线", "Device offline"),
+    "home.js.kind.sos": ("一键报警", "SOS"),
+    "home.js.kind.deadline_missed": ("超时", "Deadline missed"),
+    "home.js.kind.escalation": ("升级", "Escalated"),
+    "home.js.kind.dispatch_timeout": ("派遣超时未响应", "No response to dispatch"),
+    "home.js.kind.no_officer_available": ("无可派人员", "No officer available"),
+    "home.js.kind.followup_unsatisfied": ("回访再次不满意", "Unsatisfied again"),
+}
