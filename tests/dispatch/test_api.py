@@ -218,3 +218,17 @@ def test_an_unknown_case_is_404_and_field_officers_may_not_ask(street: Street) -
         f"/api/cases/{case['id']}/recommendations", headers=street.headers("gh0101")
     )
     assert refused.status_code == 403
+
+
+def test_an_officer_whose_phone_page_starts_after_the_roster_loaded_is_offered_at_once(
+    street: Street,
+) -> None:
+    case = street.report(0)
+    before = street.recommend(case["id"])  # the roster is loaded now, without his browser
+    why = {o["user_id"]: o["reason"] for o in before["unavailable"]}
+    assert why[street.user_id("gh0106")] == "no_position"
+
+    street.place("gh0106", at=near(0, east_m=40))  # his first fix makes his browser a device
+
+    after = street.recommend(case["id"])
+    assert street.user_id("gh0106") in names(after)

@@ -68,7 +68,7 @@ def install(app: FastAPI) -> Callable[[], None]:
     unsubscribe = [
         bus.subscribe(DeadlineMissed.name, on_case_news),
         bus.subscribe(CaseEscalated.name, on_case_news),
-        bus.subscribe("OfficerDutyChanged", lambda _event: watch.forget()),
+        bus.subscribe("OfficerDutyChanged", lambda _event: watch.forget(), remote=True),
     ]
 
     def uninstall() -> None:

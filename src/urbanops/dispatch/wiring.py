@@ -25,7 +25,7 @@ from urbanops.kit.db import unit_of_work
 from urbanops.kit.events import Event, bus
 from urbanops.kit.web import get_session
 from urbanops.workforce.positions_api import ingest_of
-from urbanops.workforce.service import OfficerDutyChanged
+from urbanops.workforce.service import DeviceBound, OfficerDutyChanged
 
 _lock = threading.Lock()
 #: Case events after which offers and duty status are brought in line.
@@ -108,10 +108,16 @@ def subscribe(app: FastAPI) -> Callable[[], None]:
         if isinstance(event, OfficerDutyChanged):
             context.roster.note_duty(officer_id=event.officer_id, status=event.to_status)
 
+    def on_device(event: Event) -> None:
+        if isinstance(event, DeviceBound):
+            context.roster.note_devices(user_id=event.user_id, device_ids=[event.device_id])
+
     stops: list[Callable[[], Any]] = [
         bus.subscribe("CaseReported", on_reported),
         *(bus.subscribe(name, on_case) for name in FOLLOWED),
-        bus.subscribe("OfficerDutyChanged", on_duty),
+        # the roster is a cache: news of any process keeps it right
+        bus.subscribe("OfficerDutyChanged", on_duty, remote=True),
+        bus.subscribe(DeviceBound.name, on_device, remote=True),
     ]
 
     def stop() -> None:

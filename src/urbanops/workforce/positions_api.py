@@ -38,10 +38,12 @@ from urbanops.kit.errors import (
     Problem,
     ServiceUnavailable,
 )
+from urbanops.kit.events import publish
 from urbanops.kit.web import ClockDep, SessionDep, get_session
 from urbanops.workforce import positions as svc
 from urbanops.workforce.models import Device, DeviceKind
 from urbanops.workforce.positions_models import position_latest_table
+from urbanops.workforce.service import DeviceBound
 
 MAX_BATCH = 10_000
 MAX_BODY = 16 * 1024 * 1024
@@ -684,6 +686,8 @@ def _browser_device(
         device.stamp_created(actor.ref, now)
         session.add(device)
         session.flush()
+        if actor.id is not None:
+            publish(session, DeviceBound(at=now, device_id=device.id, user_id=actor.id))
         phone = identifier
     ref = ingest.device(session, phone)
     assert ref is not None

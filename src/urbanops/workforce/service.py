@@ -47,6 +47,16 @@ class OfficerDutyChanged(events.Event):
     to_status: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeviceBound(events.Event):
+    """A device now speaks for an officer (a new phone page, a binding): published after commit,
+    so that caches of who carries which device (dispatch's roster) learn it at once."""
+
+    name = "DeviceBound"
+    device_id: int
+    user_id: int
+
+
 def _insert(session: Session, row: Any, conflict: Problem) -> None:
     """Add and flush ``row`` in a savepoint; a unique clash (also a racing one) answers 409."""
     try:
