@@ -9,7 +9,9 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +30,7 @@ from urbanops.auth.models import (
     UserGridScope,
     UserRole,
 )
+from urbanops.kit import revision
 from urbanops.kit.actor import Actor, Role
 from urbanops.kit.errors import Conflict, InvalidInput, NotFound, Problem, Unauthorized
 
@@ -310,6 +313,8 @@ def update_user(
         revoke_user_tokens(session, user=user, now=now)
     user.stamp_updated(by.ref, now)
     session.flush()
+    # The actors of this user's tokens and of the keys bound to him carry his name, roles, grids.
+    revision.mark_changed(session, kind=revision.API_KEYS, now=now)
     detail: dict[str, Any] = {"changed": changed}
     if new_roles is not None:
         detail["roles"] = sorted(new_roles)
@@ -445,7 +450,10 @@ def revoke_token(session: Session, *, token: str, now: datetime) -> bool:
         .where(AuthToken.token_hash == _digest(token), AuthToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return bool(getattr(result, "rowcount", 0))
+    revoked = bool(getattr(result, "rowcount", 0))
+    if revoked:
+        revision.mark_changed(session, kind=revision.API_KEYS, now=now)
+    return revoked
 
 
 def revoke_user_tokens(session: Session, *, user: User, now: datetime) -> None:
@@ -455,6 +463,7 @@ def revoke_user_tokens(session: Session, *, user: User, now: datetime) -> None:
         .where(AuthToken.user_id == user.id, AuthToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    revision.mark_changed(session, kind=revision.API_KEYS, now=now)
 
 
 def user_for_token(session: Session, *, token: str, kind: str, now: datetime) -> User | None:
@@ -540,6 +549,7 @@ def revoke_api_key(session: Session, *, key_id: int, by: Actor, now: datetime) -
         key.revoked_at = now
         key.stamp_updated(by.ref, now)
         session.flush()
+        revision.mark_changed(session, kind=revision.API_KEYS, now=now)
         audit(
             session, actor=by, action="api_key.revoke", entity="api_key", entity_id=key.id, now=now
         )
@@ -558,6 +568,10 @@ def _api_key_for(session: Session, plain: str) -> ApiKey | None:
 
 def actor_for_api_key(session: Session, key: str, now: datetime) -> Actor | None:
     """The device or integration behind a live API key, or None (device protocols call this)."""
+    return _remembered(session, "api_key", key, now, _load_api_key)
+
+
+def _load_api_key(session: Session, key: str, now: datetime) -> _Known | None:
     row = _api_key_for(session, key)
     if row is None or row.revoked_at is not None:
         return None
@@ -567,10 +581,7 @@ def actor_for_api_key(session: Session, key: str, now: datetime) -> Actor | None
         if user is None or not user.is_active:
             return None
         scope = actor_for_user(session, user).grid_scope
-    if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-        row.last_used_at = now
-        session.flush()
-    return Actor(
+    actor = Actor(
         kind=row.principal_kind,
         id=row.id,
         name=row.name,
@@ -578,6 +589,79 @@ def actor_for_api_key(session: Session, key: str, now: datetime) -> Actor | None
         grid_scope=scope,
         device_ref=row.device_ref,
     )
+    return _Known(actor, ApiKey, row.id, None, row.last_used_at)
+
+
+# --- credentials remembered ----------------------------------------------------------------------
+#
+# Every request presents a credential; intake's gateways present the same API key thousands of
+# times a minute. Who stands behind a credential is remembered per database, keyed by the SHA-256
+# of the secret (never the secret), and valid while the ``api_keys`` revision token is the one it
+# was read at. Everything that can change the answer changes that token in its own transaction:
+# revoking a key, a token or all of a user's tokens, and any change of a user (roles, grids, name,
+# deactivation), so every process notices at once. Expiry is checked against the request's clock
+# on every use. Unknown or refused credentials are never remembered: a guess costs a query, as
+# before, and a credential created later is found at once. The once-a-minute "last used" stamp is
+# still written, as one UPDATE of the row.
+
+#: At most this many credentials per process (forgotten all at once beyond: a flood of distinct
+#: valid credentials is not a steady state worth a smarter policy).
+MAX_REMEMBERED = 10_000
+
+
+@dataclass
+class _Known:
+    """Who stands behind a credential, and what its row says about expiry and last use."""
+
+    actor: Actor
+    table: type[ApiKey] | type[AuthToken]
+    row_id: int
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    token: str = ""  # the ``api_keys`` revision token it was read at
+
+
+_remembered_lock = threading.Lock()
+_known: dict[tuple[str, str, str], _Known] = {}
+
+
+def _remembered(
+    session: Session,
+    kind: str,
+    secret: str,
+    now: datetime,
+    load: Callable[[Session, str, datetime], _Known | None],
+) -> Actor | None:
+    """The actor behind ``secret`` (of ``kind``), remembered while the revision token holds."""
+    current = revision.token(session, revision.API_KEYS)
+    key = (revision.database_key(session), kind, _digest(secret))
+    known = _known.get(key) if current is not None else None
+    if known is None or known.token != current:
+        known = load(session, secret, now)
+        if known is None:
+            return None
+        if current is not None:
+            known.token = current
+            with _remembered_lock:
+                if len(_known) >= MAX_REMEMBERED:
+                    _known.clear()
+                _known[key] = known
+    if known.expires_at is not None and known.expires_at <= now:
+        return None
+    if known.last_used_at is None or now - known.last_used_at >= TOUCH_EVERY:
+        # "evaluate": a row of the same session's identity map shows the new stamp too.
+        session.execute(
+            update(known.table).where(known.table.id == known.row_id).values(last_used_at=now),
+            execution_options={"synchronize_session": "evaluate"},
+        )
+        known.last_used_at = now
+    return known.actor
+
+
+def forget_credentials() -> None:
+    """Forget every remembered credential (tests)."""
+    with _remembered_lock:
+        _known.clear()
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -607,8 +691,24 @@ def authenticate_request(session: Session, *, request: Request, now: datetime) -
     if kind == "api_key":
         return actor_for_api_key(session, secret, now)
     if kind in ("bearer", "session"):
-        user = user_for_token(
-            session, token=secret, kind="api" if kind == "bearer" else "session", now=now
-        )
-        return None if user is None else actor_for_user(session, user)
+        token_kind = "api" if kind == "bearer" else "session"
+        return _remembered(session, token_kind, secret, now, _token_loader(token_kind))
     return None
+
+
+def _token_loader(kind: str) -> Callable[[Session, str, datetime], _Known | None]:
+    """Reads who stands behind a live token of ``kind`` (for the remembered credentials)."""
+
+    def load(session: Session, token: str, now: datetime) -> _Known | None:
+        row = session.scalars(
+            select(AuthToken).where(AuthToken.token_hash == _digest(token), AuthToken.kind == kind)
+        ).one_or_none()
+        if row is None or row.revoked_at is not None or row.expires_at <= now:
+            return None
+        user = session.get(User, row.user_id)
+        if user is None or not user.is_active:
+            return None
+        actor = actor_for_user(session, user)
+        return _Known(actor, AuthToken, row.id, row.expires_at, row.last_used_at)
+
+    return load

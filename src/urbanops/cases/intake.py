@@ -36,6 +36,7 @@ from urbanops.cases.models import CaseReport, TimelineEntry
 from urbanops.cases.schemas import ReportIn
 from urbanops.kit.actor import Actor
 from urbanops.kit.calendar import WorkingCalendar
+from urbanops.kit.db import connection_lost
 from urbanops.kit.errors import Problem, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -219,6 +220,13 @@ class IntakeWriter:
         try:
             receipts = self._commit([item for item, _ in ready])
         except Exception as exc:
+            if connection_lost(exc):
+                # The database went away: its COMMIT may or may not have happened, so storing
+                # again could store twice (reports without a key). Every request hears 503; its
+                # client retries, with the idempotency key if it sent one.
+                for _, future in ready:
+                    future.set_exception(exc)
+                return
             # A unique-key conflict is another process storing the same idempotency key
             # meanwhile: alone, the report finds that key and answers its case.
             if len(ready) == 1 and not isinstance(exc, IntegrityError):
