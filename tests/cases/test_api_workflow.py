@@ -329,3 +329,18 @@ def test_merging_a_case_into_itself_or_a_missing_case_is_refused(
     assert 400 <= itself.status_code < 500 and itself.status_code != 404
     assert_problem(missing, 404)
     assert counts(db) == before
+
+
+def test_a_verified_report_no_longer_offers_verification(
+    client: TestClient, auth_headers: Any
+) -> None:
+    officer = auth_headers(Role.GRID_OFFICER, grid_codes=[GRID_01])
+    case = report(client, auth_headers(Role.OPERATOR), **report_body())
+    before = client.get(f"/api/cases/{case['id']}", headers=officer).json()
+    assert "verify" in before["allowed_actions"]
+
+    act(client, officer, case["id"], "verify")
+
+    after = client.get(f"/api/cases/{case['id']}", headers=officer).json()
+    assert after["state"] == "reported"
+    assert "verify" not in after["allowed_actions"]

@@ -85,12 +85,17 @@ TRANSITIONS: tuple[Transition, ...] = (
 BY_ACTION: dict[str, Transition] = {t.action: t for t in TRANSITIONS}
 
 
-def allowed_actions(state: S, actor: Actor | None = None) -> list[str]:
-    """Actions possible in ``state`` (for ``actor``'s roles when given), in table order."""
+def allowed_actions(state: S, actor: Actor | None = None, *, verified: bool = False) -> list[str]:
+    """Actions possible in ``state`` (for ``actor``'s roles when given), in table order.
+
+    ``verified``: the report was already checked on the spot (核实), so it is not offered again.
+    """
     return [
         t.action
         for t in TRANSITIONS
-        if state in t.sources and (actor is None or _role_ok(t, actor))
+        if state in t.sources
+        and (actor is None or _role_ok(t, actor))
+        and not (verified and t.action == "verify")
     ]
 
 

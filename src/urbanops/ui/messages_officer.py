@@ -44,11 +44,11 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "officer.stage.None": ("时限", "Due"),
     "officer.countdown.left": ("剩余{t}", "{t} left"),
     "officer.countdown.over": ("已超时{t}", "{t} overdue"),
-    "officer.unit.d": ("天", "d"),
-    "officer.unit.h": ("小时", "h"),
-    "officer.unit.m": ("分", "m"),
-    "officer.unit.s": ("秒", "s"),
-    "officer.unit.sep": ("", " "),
+    # a unit's trailing space separates it from the next figure ("3d 4h", "3天4小时")
+    "officer.unit.d": ("天", "d "),
+    "officer.unit.h": ("小时", "h "),
+    "officer.unit.m": ("分", "m "),
+    "officer.unit.s": ("秒", "s "),
     # one task
     "officer.task.missing": ("没有这个任务", "No such task"),
     "officer.task.number": ("案件编号", "Case number"),

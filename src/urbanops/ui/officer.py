@@ -200,8 +200,7 @@ def duration(seconds: int, lang: str) -> str:
         parts = [(hours, "h"), (minutes, "m")]
     else:
         parts = [(minutes, "m"), (secs, "s")]
-    sep = messages.t("officer.unit.sep", lang)
-    return sep.join(f"{n}{messages.t('officer.unit.' + u, lang)}" for n, u in parts)
+    return "".join(f"{n}{messages.t('officer.unit.' + u, lang)}" for n, u in parts).strip()
 
 
 def map_links(task: Task, lang: str) -> dict[str, str]:

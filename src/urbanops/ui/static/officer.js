@@ -70,7 +70,7 @@
   function duration(s) {
     var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
     var parts = d ? [[d, "d"], [h, "h"]] : h ? [[h, "h"], [m, "m"]] : [[m, "m"], [s % 60, "s"]];
-    return parts.map(function (p) { return p[0] + t("officer.unit." + p[1]); }).join(t("officer.unit.sep"));
+    return parts.map(function (p) { return p[0] + t("officer.unit." + p[1]); }).join("").trim();
   }
 
   function tick() {
