@@ -48,6 +48,7 @@ from urbanops.areas.topology import (
     outline_of,
     sibling_report,
 )
+from urbanops.auth.service import audit
 from urbanops.kit.actor import Actor
 from urbanops.kit.errors import Conflict, InvalidInput, NotFound
 from urbanops.kit.geo import parse_crs, to_wgs84_xy
@@ -149,6 +150,11 @@ def import_areas(
     session.flush()
     _refresh_responsibility_outlines(session, [a.id for a in by_code.values()], by=by, now=now)
     locator.mark_changed(session, now=now)
+    audit(
+        session, actor=by, action="areas.import", entity="area", entity_id=None, now=now,
+        detail={"filename": filename, "crs": crs, "created": dict(created),
+                "updated": dict(updated)},
+    )  # fmt: skip
     return ImportOut(
         created=dict(created),
         updated=dict(updated),

@@ -27,7 +27,6 @@ Decisions on the shipped defaults (a team edits them; they are not law):
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,13 +35,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from urbanops.auth.service import audit
 from urbanops.catalog.channel_models import SLA_STAGES, Channel, SlaRule
 from urbanops.kit import revision
 from urbanops.kit.actor import Actor
 from urbanops.kit.calendar import LimitUnit
 from urbanops.kit.errors import Conflict, InvalidInput, NotFound
-
-log = logging.getLogger(__name__)
 
 DEFAULT_PROFILE = "default"
 EMERGENCY_PROFILE = "emergency"
@@ -402,6 +400,11 @@ def put_rule(
     rule.amount, rule.unit, rule.note = float(amount), LimitUnit(unit), note
     session.flush()
     _changed(session, now)
+    audit(
+        session, actor=by, action="sla_rule.put", entity="sla_rule", entity_id=rule.id, now=now,
+        detail={"profile": profile, "stage": stage, "amount": float(amount),
+                "unit": LimitUnit(unit).value},
+    )  # fmt: skip
     return rule, created
 
 
@@ -418,7 +421,10 @@ def delete_rule(session: Session, *, profile: str, stage: str, by: Actor, now: d
     session.delete(rule)
     session.flush()
     _changed(session, now)
-    log.info("SLA rule %s/%s deleted by %s at %s", profile, stage, by.ref, now)
+    audit(
+        session, actor=by, action="sla_rule.delete", entity="sla_rule", entity_id=None, now=now,
+        detail={"profile": profile, "stage": stage},
+    )  # fmt: skip
 
 
 def check_profile(session: Session, *, profile: str) -> None:

@@ -7,7 +7,6 @@ A matter that has standards always has exactly one default among them.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,14 +17,13 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
+from urbanops.auth.service import audit
 from urbanops.catalog.models import CaseStandard, CatalogEntry
 from urbanops.catalog.schemas import StandardCreate, StandardPatch
 from urbanops.kit import revision
 from urbanops.kit.actor import Actor
 from urbanops.kit.calendar import LimitUnit
 from urbanops.kit.errors import Conflict, InvalidInput, NotFound
-
-log = logging.getLogger(__name__)
 
 LEGACY_CODE = re.compile(r"(0[1-5])-(\d{2})")
 MATTER_CODE = re.compile(r"(0[6-9]|10)0(\d{2})")
@@ -283,6 +281,10 @@ def update_standard(
     if wants_default is not None:
         set_default_flag(session, standard=standard, is_default=wants_default)
     mark_changed(session, now=now)
+    audit(
+        session, actor=by, action="case_standard.update", entity="case_standard",
+        entity_id=standard.id, detail=changes.model_dump(mode="json", exclude_unset=True), now=now,
+    )  # fmt: skip
     return standard
 
 
@@ -294,7 +296,10 @@ def delete_standard(session: Session, *, standard_id: int, by: Actor, now: datet
     session.flush()
     ensure_default(session, matter_id=matter_id)
     mark_changed(session, now=now)
-    log.info("case standard %s (%s) deleted by %s at %s", standard_id, label, by.ref, now)
+    audit(
+        session, actor=by, action="case_standard.delete", entity="case_standard",
+        entity_id=standard_id, detail={"standard": label}, now=now,
+    )  # fmt: skip
 
 
 def set_default_flag(session: Session, *, standard: CaseStandard, is_default: bool) -> None:

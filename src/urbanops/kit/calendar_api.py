@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from urbanops.auth.deps import CurrentActor, require
+from urbanops.auth.service import audit
 from urbanops.kit import calendar
 from urbanops.kit.actor import Actor, Role
 from urbanops.kit.calendar import LIMIT_UNIT_NAMES, DayKind, DaySource, LimitUnit
@@ -142,9 +143,15 @@ def create_override(
     body: OverrideIn, admin: AdminDep, session: SessionDep, clock: ClockDep
 ) -> CalendarOverride:
     """Declare a holiday or make-up working day from a State Council notice (国务院通知)."""
-    return calendar.create_override(
+    row = calendar.create_override(
         session, day=body.day, kind=body.kind, name=body.name, by=admin, now=clock.now()
     )
+    audit(
+        session, actor=admin, action="calendar_override.create", entity="calendar_override",
+        entity_id=body.day.isoformat(), detail={"kind": row.kind, "name": row.name},
+        now=clock.now(),
+    )  # fmt: skip
+    return row
 
 
 @router.delete(
@@ -152,9 +159,13 @@ def create_override(
     operation_id="calendar_delete_override",
     status_code=status.HTTP_204_NO_CONTENT,
 )
-def delete_override(day: date, _admin: AdminDep, session: SessionDep) -> None:
+def delete_override(day: date, admin: AdminDep, session: SessionDep, clock: ClockDep) -> None:
     """Withdraw a declared day so the library's answer applies again."""
     calendar.delete_override(session, day=day)
+    audit(
+        session, actor=admin, action="calendar_override.delete", entity="calendar_override",
+        entity_id=day.isoformat(), now=clock.now(),
+    )  # fmt: skip
 
 
 def _check_range(first: date, last: date) -> None:

@@ -288,19 +288,6 @@ def admin_grids(ctx: ConsoleContext) -> None:
                         by=ctx.actor,
                         now=ctx.clock.now(),
                     )
-                    _audit(
-                        ctx,
-                        session,
-                        "areas.import",
-                        "area",
-                        None,
-                        {
-                            "filename": name,
-                            "crs": crs.value,
-                            "created": out.created,
-                            "updated": out.updated,
-                        },
-                    )
                     return out
 
                 out = attempt(ctx, change)
@@ -586,14 +573,6 @@ def admin_catalog(ctx: ConsoleContext) -> None:
                                 by=ctx.actor,
                                 now=ctx.clock.now(),
                             )
-                            _audit(
-                                ctx,
-                                session,
-                                "case_standard.update",
-                                "case_standard",
-                                sid,
-                                patch.model_dump(mode="json", exclude_unset=True),
-                            )
 
                         attempt(ctx, change)
                         standards.refresh()
@@ -686,7 +665,7 @@ def admin_channels(ctx: ConsoleContext) -> None:
                             amount = f_amount.value
                             if amount is None:
                                 raise Problem("amount is required", status=422, code="bad_amount")
-                            rule, _ = channels.put_rule(
+                            channels.put_rule(
                                 session,
                                 profile=state["profile"],
                                 stage=stage,
@@ -695,19 +674,6 @@ def admin_channels(ctx: ConsoleContext) -> None:
                                 note=f_note.value or "",
                                 by=ctx.actor,
                                 now=ctx.clock.now(),
-                            )
-                            _audit(
-                                ctx,
-                                session,
-                                "sla_rule.put",
-                                "sla_rule",
-                                rule.id,
-                                {
-                                    "profile": state["profile"],
-                                    "stage": stage,
-                                    "amount": float(amount),
-                                    "unit": f_unit.value,
-                                },
                             )
 
                         attempt(ctx, change)
@@ -724,14 +690,6 @@ def admin_channels(ctx: ConsoleContext) -> None:
                                     stage=stage,
                                     by=ctx.actor,
                                     now=ctx.clock.now(),
-                                )
-                                _audit(
-                                    ctx,
-                                    session,
-                                    "sla_rule.delete",
-                                    "sla_rule",
-                                    None,
-                                    {"profile": state["profile"], "stage": stage},
                                 )
 
                             attempt(ctx, change)
