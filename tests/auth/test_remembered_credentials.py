@@ -4,7 +4,8 @@ revoked key or token, a changed user and an expired token are noticed at once.""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, select
@@ -134,3 +135,44 @@ def test_a_remembered_token_still_expires_by_the_clock(
     assert service.authenticate_request(db, request=_bearer(token), now=clock.now()) is not None
     clock.advance(timedelta(seconds=1))
     assert service.authenticate_request(db, request=_bearer(token), now=clock.now()) is None
+
+
+def test_a_read_whose_last_used_stamp_cannot_take_the_write_lock_still_signs_in(
+    tmp_path: Path,
+) -> None:
+    """SQLite: a read transaction cannot become a writer once another connection has committed
+    since it began (the snapshot is stale, and SQLite answers "busy" at once). The once-a-minute
+    stamp is best effort: the request goes on, and the next one stamps."""
+    from urbanops import migrations
+    from urbanops.auth.models import User
+    from urbanops.kit.db import make_engine, make_sessionmaker, unit_of_work
+
+    engine = make_engine(f"sqlite:///{tmp_path}/stamp.db")
+    migrations.upgrade(engine)
+    clock = ManualClock(datetime(2026, 11, 27, 9, 0, tzinfo=UTC))
+    factory = make_sessionmaker(engine)
+    with unit_of_work(factory) as session:
+        user = service.create_user(
+            session, username="op-stamp", display_name="受理员", password="a-long-password-1",
+            roles=[Role.OPERATOR], by=SYSTEM, now=clock.now(),
+        )  # fmt: skip
+        token = service.issue_token(session, user=user, now=clock.now())
+    clock.advance(service.TOUCH_EVERY + timedelta(seconds=1))
+    reader = factory()  # a GET's session: a plain (deferred) BEGIN
+    try:
+        reader.execute(select(User.id)).all()  # its snapshot starts here
+        with unit_of_work(factory) as writer:  # positions, intake… commit meanwhile
+            writer.execute(select(User).where(User.username == "op-stamp")).scalar_one().phone = "1"
+
+        actor = service.authenticate_request(reader, request=_bearer(token), now=clock.now())
+
+        assert actor is not None and actor.name == "受理员"
+        reader.commit()
+    finally:
+        reader.close()
+    clock.advance(timedelta(seconds=1))
+    with unit_of_work(factory) as session:  # the next request (a fresh snapshot) stamps
+        assert service.authenticate_request(session, request=_bearer(token), now=clock.now())
+        stamped = session.scalar(select(AuthToken.last_used_at))
+    assert stamped == clock.now()
+    engine.dispose()

@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from urbanops.auth import passwords
@@ -32,6 +32,7 @@ from urbanops.auth.models import (
 )
 from urbanops.kit import revision
 from urbanops.kit.actor import Actor, Role
+from urbanops.kit.db import connection_lost
 from urbanops.kit.errors import Conflict, InvalidInput, NotFound, Problem, Unauthorized
 
 verify_password = passwords.verify_password
@@ -466,22 +467,6 @@ def revoke_user_tokens(session: Session, *, user: User, now: datetime) -> None:
     revision.mark_changed(session, kind=revision.API_KEYS, now=now)
 
 
-def user_for_token(session: Session, *, token: str, kind: str, now: datetime) -> User | None:
-    """The active user behind a live (unexpired, unrevoked) token of ``kind``."""
-    row = session.scalars(
-        select(AuthToken).where(AuthToken.token_hash == _digest(token), AuthToken.kind == kind)
-    ).one_or_none()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
-        return None
-    if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-        row.last_used_at = now
-        session.flush()
-    return user
-
-
 # --- API keys ----------------------------------------------------------------------------------
 
 
@@ -649,13 +634,29 @@ def _remembered(
     if known.expires_at is not None and known.expires_at <= now:
         return None
     if known.last_used_at is None or now - known.last_used_at >= TOUCH_EVERY:
-        # "evaluate": a row of the same session's identity map shows the new stamp too.
-        session.execute(
-            update(known.table).where(known.table.id == known.row_id).values(last_used_at=now),
-            execution_options={"synchronize_session": "evaluate"},
-        )
-        known.last_used_at = now
+        _stamp(session, known, now)
     return known.actor
+
+
+def _stamp(session: Session, known: _Known, now: datetime) -> None:
+    """Write the once-a-minute "last used" stamp, as best effort.
+
+    A read's transaction on SQLite cannot take the write lock once another connection has
+    committed since it began ("database is locked", at once): the stamp then waits for the next
+    request instead of failing this one. A lost connection still fails it (503).
+    """
+    try:
+        with session.begin_nested():
+            # "evaluate": a row of the same session's identity map shows the new stamp too.
+            session.execute(
+                update(known.table).where(known.table.id == known.row_id).values(last_used_at=now),
+                execution_options={"synchronize_session": "evaluate"},
+            )
+    except OperationalError as exc:
+        if connection_lost(exc):
+            raise
+        return
+    known.last_used_at = now
 
 
 def forget_credentials() -> None:
