@@ -224,11 +224,11 @@ def test_an_officer_whose_phone_page_starts_after_the_roster_loaded_is_offered_a
     street: Street,
 ) -> None:
     case = street.report(0)
-    before = street.recommend(case["id"])  # the roster is loaded now, without his browser
+    before = street.recommend(case["id"])  # the roster is loaded now: gh0101 has a silent radio
     why = {o["user_id"]: o["reason"] for o in before["unavailable"]}
-    assert why[street.user_id("gh0106")] == "no_position"
+    assert why[street.user_id("gh0101")] == "no_position"
 
-    street.place("gh0106", at=near(0, east_m=40))  # his first fix makes his browser a device
+    street.place("gh0101", at=near(0, east_m=40))  # his phone page: a new device, announced
 
     after = street.recommend(case["id"])
-    assert street.user_id("gh0106") in names(after)
+    assert street.user_id("gh0101") in names(after)
