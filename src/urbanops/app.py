@@ -31,11 +31,11 @@ from urbanops.kit.clock import Clock, SystemClock
 from urbanops.kit.db import make_engine, make_sessionmaker
 from urbanops.kit.errors import ServiceUnavailable
 from urbanops.kit.events import bus
-from urbanops.kit.events_api import LimitExceptStreams
+from urbanops.kit.events_api import EVENTS_PATH
 from urbanops.kit.events_api import router as events_router
 from urbanops.kit.jobs import PeriodicRunner
 from urbanops.kit.transports import transport_for
-from urbanops.kit.web import install_problem_handlers
+from urbanops.kit.web import RequestLimit, install_problem_handlers
 from urbanops.open311.api import router as open311_router
 from urbanops.ui.citizen import router as citizen_pages_router
 from urbanops.ui.login import router as login_router
@@ -94,7 +94,7 @@ def create_app(
     app.state.jobs.add("open_followups", followup_job)
     app.state.jobs.add("device_watch", device_watch_job(settings))
     install_problem_handlers(app)
-    app.add_middleware(LimitExceptStreams, limit=limit)  # RequestLimit, but for /api/events
+    app.add_middleware(RequestLimit, limit=limit, exempt=(EVENTS_PATH,))
     app.add_middleware(OsmandFastPath)  # everyday OsmAnd fixes skip the router
 
     @app.get("/health", tags=["system"], operation_id="health")

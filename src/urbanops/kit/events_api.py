@@ -12,7 +12,7 @@ officer record). A client that reads too slowly to keep up gets ``event: overflo
 stream ends (it reconnects and reloads) rather than the process holding news without bound.
 
 The stream holds no database connection while it lasts, and no place under ``RequestLimit``
-(see ``LimitExceptStreams``): a hundred consoles must not starve the API.
+(``RequestLimit``'s ``exempt``): a hundred consoles must not starve the API.
 """
 
 from __future__ import annotations
@@ -26,14 +26,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import text
-from starlette.types import Receive, Scope, Send
 
 from urbanops.auth.deps import require
 from urbanops.kit.actor import Actor, Role
 from urbanops.kit.errors import InvalidInput
 from urbanops.kit.events import Event, bus, event_class
 from urbanops.kit.transports import encode
-from urbanops.kit.web import RequestLimit, SessionDep
+from urbanops.kit.web import SessionDep
 
 EVENTS_PATH = "/api/events"
 KEEPALIVE_S = 15.0
@@ -173,15 +172,3 @@ async def _stream(wanted: frozenset[str] | None, visible: Visible) -> AsyncItera
     finally:
         for stop in stops:
             stop()
-
-
-class LimitExceptStreams(RequestLimit):
-    """``RequestLimit`` for every request but the event stream, which lasts as long as its
-    client and waits on nothing but news: under the limit, 16 open consoles would hold every
-    place and the API would answer nobody."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == EVENTS_PATH:
-            await self.app(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)

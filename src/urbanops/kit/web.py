@@ -156,11 +156,14 @@ class RequestLimit:
     can fill every worker thread with requests waiting for a lock or a connection while the
     request that holds it waits for a thread to commit: a deadlock until the pool times out.
     Keeping ``limit`` below both the thread count and the connection pool makes that impossible.
+    Paths in ``exempt`` pass freely: a stream (``/api/events``) lasts as long as its client and
+    waits on nothing but news, so under the limit a few open consoles would starve the API.
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, limit: int, exempt: tuple[str, ...] = ()) -> None:
         self.app = app
         self.limit = limit
+        self.exempt = frozenset(exempt)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: asyncio.Semaphore | None = None
 
@@ -171,7 +174,7 @@ class RequestLimit:
         return self._semaphore
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
         async with self._gate():
