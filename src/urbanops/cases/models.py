@@ -95,7 +95,7 @@ class Case(Base):
     officer_id: Mapped[int | None] = mapped_column(BigInteger, index=True)  # assigned user
     verification_required: Mapped[bool] = mapped_column(Boolean, default=False)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    reported_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime())  # ix_case_reported_dims
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -136,6 +136,14 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
     __table_args__ = (
         Index("ix_case_matter_reported", "matter_code", "reported_at"),
+        # The board's counts of a period by channel, matter and grid, from the index alone.
+        Index(
+            "ix_case_reported_dims",
+            "reported_at",
+            "channel",
+            "matter_code",
+            "responsibility_grid_code",
+        ),
         # The console's live counts of open cases, from the index alone (migration 0015).
         Index("ix_case_state_grid", "state", "responsibility_grid_code"),
         Index("ix_case_state_due_warn", "state", "due_at", "warn_at"),
@@ -168,9 +176,9 @@ class Case(Base):
                     "contact_by IS NOT NULL AND contacted_at IS NULL AND contact_missed IS {false}",
                 ),
                 (
-                    "ix_case_close_pending",
+                    "ix_case_close_by",
                     "close_by",
-                    "close_by IS NOT NULL AND close_missed IS {false}",
+                    "close_by IS NOT NULL",
                 ),
             )
         ),

@@ -9,9 +9,11 @@ makes it read every open case's row each pass. One index per kind of pending mar
 deadline), holding only cases with a running clock (a closed case has none), answers "not yet
 marked and past its time" with one short range scan each.
 
-The console counts open cases by grid and by light all day, and the board asks which cases
-ever missed a deadline: (state, grid) and (state, due, warn) answer the first two from the
-index alone, and a partial index of the timeline's ``deadline_missed`` rows the third.
+The console counts open cases by grid and by light all day, the board counts a period's cases
+by channel, matter and grid, and asks which cases ever missed a deadline: (state, grid),
+(state, due, warn) and (reported, channel, matter, grid) answer the first ones from the index
+alone (replacing the indexes they begin with), a partial index of the timeline's
+``deadline_missed`` rows the last.
 """
 
 from collections.abc import Sequence
@@ -30,20 +32,19 @@ INDEXES = {
     "ix_case_due_pending": (["missed", "due_at"], "due_at IS NOT NULL"),
     "ix_case_escalation_pending": (["escalation_level", "due_at"], "due_at IS NOT NULL"),
     # the whole-case deadlines (12345's contact, a petition's answer), by state: closed cases
-    # keep theirs, and only the open ones matter
+    # keep theirs, and only the open ones matter (the board counts open cases past close_by,
+    # missed or not)
     "ix_case_contact_pending": (
         ["state", "contact_by"],
         "contact_by IS NOT NULL AND contacted_at IS NULL AND contact_missed IS {false}",
     ),
-    "ix_case_close_pending": (
-        ["state", "close_by"],
-        "close_by IS NOT NULL AND close_missed IS {false}",
-    ),
+    "ix_case_close_by": (["state", "close_by"], "close_by IS NOT NULL"),
 }
 
 
 #: index name → columns of the case table, whole
 COVERING = {
+    "ix_case_reported_dims": ["reported_at", "channel", "matter_code", "responsibility_grid_code"],
     "ix_case_state_grid": ["state", "responsibility_grid_code"],
     "ix_case_state_due_warn": ["state", "due_at", "warn_at"],
 }
@@ -51,7 +52,8 @@ MISSED = "ix_case_timeline_missed"
 
 
 def upgrade() -> None:
-    op.drop_index("ix_case_state_due", table_name="case")  # a prefix of ix_case_state_due_warn
+    for prefix in ("ix_case_state_due", "ix_case_reported_at"):  # prefixes of the new ones
+        op.drop_index(prefix, table_name="case")
     for name, columns in COVERING.items():
         op.create_index(name, "case", columns)
     op.create_index(
@@ -76,3 +78,4 @@ def downgrade() -> None:
     for name in [*INDEXES, *COVERING]:
         op.drop_index(name, table_name="case")
     op.create_index("ix_case_state_due", "case", ["state", "due_at"])
+    op.create_index("ix_case_reported_at", "case", ["reported_at"])

@@ -32,10 +32,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from urbanops.areas.models import ResponsibilityGrid
@@ -97,16 +98,26 @@ def _in(column: Any, window: Window) -> ColumnElement[bool]:
 # --- counts --------
 
 
+def counts(session: Session, *, window: Window) -> dict[str, dict[str, int]]:
+    """Cases reported in ``window`` by channel, by matter and by grid (``DIMENSIONS``), each
+    largest first: one pass over the period's index, grouped by the three together and summed
+    here over the groups (a few hundred), not over cases."""
+    columns = list(DIMENSIONS.values())
+    query = select(*columns, func.count()).where(_in(Case.reported_at, window)).group_by(*columns)
+    sums: dict[str, dict[str, int]] = {name: {} for name in DIMENSIONS}
+    for *keys, n in session.execute(query):
+        for name, key in zip(DIMENSIONS, keys, strict=True):
+            label = key if key is not None else NO_GRID
+            sums[name][label] = sums[name].get(label, 0) + n
+    return {
+        name: dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
+        for name, found in sums.items()
+    }
+
+
 def counts_by(session: Session, *, dimension: str, window: Window) -> dict[str, int]:
     """Cases reported in ``window`` by channel, matter or grid (``DIMENSIONS``), largest first."""
-    column = DIMENSIONS[dimension]
-    query = (
-        select(column, func.count())
-        .where(_in(Case.reported_at, window))
-        .group_by(column)
-        .order_by(func.count().desc(), column)
-    )
-    return {(key if key is not None else NO_GRID): n for key, n in session.execute(query)}
+    return counts(session, window=window)[dimension]
 
 
 def lights(session: Session, *, now: datetime) -> dict[str, int]:
@@ -138,61 +149,81 @@ def open_by_grid(session: Session) -> dict[str, int]:
 # --- today against earlier days --------
 
 
-def compare_days(session: Session, *, now: datetime, zone: ZoneInfo) -> dict[str, dict[str, float]]:
-    """Reported and closed today against the daily average of the last 7 and 30 days.
-
-    Each earlier day counts only its stretch from midnight to today's clock time, so a board
-    looked at in the morning compares mornings. One query a measure: the 30 earlier stretches
-    are ORed ranges of an indexed column, and the 7 most recent are summed beside them.
+def daily(
+    session: Session, *, now: datetime, zone: ZoneInfo, days: int = 30
+) -> dict[str, list[tuple[int, int]]]:
+    """Reported and closed per local day, oldest first, over the last ``days`` days and today:
+    for each day (total, the part before today's clock time). One query a measure: the day of
+    each row is a ``CASE`` over the day bounds computed here (exact for any time zone, the same
+    on both databases), and whether it came before the clock time a second ``CASE``.
     """
     midnight = local_midnight(now, zone)
     elapsed = now - midnight
-    answer: dict[str, dict[str, float]] = {}
-    for name, column in (("reported", Case.reported_at), ("closed", Case.closed_at)):
-        stretches = []
-        for back in range(1, 31):
-            start = _days_before(midnight, back, zone)
-            stretches.append(Window(start, start + elapsed))
-        recent = or_(*(_in(column, w) for w in stretches[:7]))
-        query = select(
-            func.count().filter(_in(column, Window(midnight, now))),
-            func.count().filter(recent),
-            func.count().filter(or_(*(_in(column, w) for w in stretches))),
-        ).where(column >= stretches[-1].start, column < now)
-        row = session.execute(query).one()
-        answer[name] = {
-            "today": int(row[0] or 0),
-            "sum7": int(row[1] or 0),
-            "sum30": int(row[2] or 0),
-            "avg7": round((row[1] or 0) / 7, 1),
-            "avg30": round((row[2] or 0) / 30, 1),
-        }
-    return answer
-
-
-def trend(session: Session, *, now: datetime, zone: ZoneInfo, days: int = 30) -> dict[str, Any]:
-    """Reported and closed per local day over the last ``days`` days and today (oldest first).
-
-    The day of each row is a ``CASE`` over the day bounds computed here, so the grouping is
-    exact for any time zone and the same on both databases.
-    """
-    midnight = local_midnight(now, zone)
     starts = [_days_before(midnight, back, zone) for back in range(days, -1, -1)]
-    labels = [s.date().isoformat() for s in starts]
-    series: dict[str, list[int]] = {}
+    series: dict[str, list[tuple[int, int]]] = {}
     for name, column in (("reported", Case.reported_at), ("closed", Case.closed_at)):
         bucket = case(
             *((column < bound, i) for i, bound in enumerate(starts[1:])),
             else_=len(starts) - 1,
         )
-        query = (
-            select(bucket, func.count()).where(column >= starts[0], column < now).group_by(bucket)
+        at = column.type  # the values bound as the column stores them (text on SQLite)
+        cutoff = case(  # the day's start plus today's clock time, for the row's day
+            *((column < bound, literal(start + elapsed, at)) for start, bound in pairwise(starts)),
+            else_=literal(starts[-1] + elapsed, at),
         )
-        counts = [0] * len(starts)
-        for index, n in session.execute(query):
-            counts[int(index)] = n
-        series[name] = counts
-    return {"days": labels, **series}
+        early = column < cutoff
+        query = (
+            select(bucket, func.count(), func.count().filter(early))
+            .where(column >= starts[0], column < now)
+            .group_by(bucket)
+        )
+        found = [(0, 0)] * len(starts)
+        for index, total, before in session.execute(query):
+            found[int(index)] = (int(total), int(before or 0))
+        series[name] = found
+    return series
+
+
+def compare_days(
+    session: Session,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    series: dict[str, list[tuple[int, int]]] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Reported and closed today against the daily average of the last 7 and 30 days.
+
+    Each earlier day counts only its stretch from midnight to today's clock time, so a board
+    looked at in the morning compares mornings (``series``: ``daily``'s answer, if at hand).
+    """
+    series = series or daily(session, now=now, zone=zone)
+    answer: dict[str, dict[str, float]] = {}
+    for name, days in series.items():
+        before = [early for _total, early in days]
+        sum7, sum30 = sum(before[-8:-1]), sum(before[-31:-1])
+        answer[name] = {
+            "today": before[-1],
+            "sum7": sum7,
+            "sum30": sum30,
+            "avg7": round(sum7 / 7, 1),
+            "avg30": round(sum30 / 30, 1),
+        }
+    return answer
+
+
+def trend(
+    session: Session,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    days: int = 30,
+    series: dict[str, list[tuple[int, int]]] | None = None,
+) -> dict[str, Any]:
+    """Reported and closed per local day over the last ``days`` days and today (oldest first)."""
+    series = series or daily(session, now=now, zone=zone, days=days)
+    midnight = local_midnight(now, zone)
+    labels = [_days_before(midnight, back, zone).date().isoformat() for back in range(days, -1, -1)]
+    return {"days": labels, **{name: [t for t, _ in found] for name, found in series.items()}}
 
 
 # --- indicators --------
@@ -208,8 +239,10 @@ def _seconds(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
 def indicators(session: Session, *, window: Window, now: datetime) -> dict[str, Any]:
     """The evaluation indicators of ``window`` (see the module's docstring for definitions)."""
     closed = _in(Case.closed_at, window)
-    missed = exists().where(
-        TimelineEntry.case_id == Case.id, TimelineEntry.action == "deadline_missed"
+    # the cases that ever missed a deadline, as one set the database hashes once (a correlated
+    # EXISTS would probe the timeline once per closed case)
+    missed = Case.id.in_(
+        select(TimelineEntry.case_id).where(TimelineEntry.action == "deadline_missed")
     )
     on_time = and_(closed, ~missed, or_(Case.close_by.is_(None), Case.closed_at <= Case.close_by))
     handled = and_(closed, Case.dispatched_at.is_not(None), Case.handled_at.is_not(None))
@@ -288,16 +321,17 @@ def names(
 def board(session: Session, *, now: datetime, zone: ZoneInfo, days: int = 0) -> dict[str, Any]:
     """The whole board: counts over today (``days=0``) or the last ``days`` days, and the rest."""
     window = today(now, zone) if days == 0 else last_days(now, zone, days)
-    by = {name: counts_by(session, dimension=name, window=window) for name in DIMENSIONS}
+    by = counts(session, window=window)
     matters = dict(list(by["matter"].items())[:TOP_MATTERS])
     rest = sum(by["matter"].values()) - sum(matters.values())
     load = open_by_grid(session)
     month = indicators(session, window=last_days(now, zone, 30), now=now)
+    per_day = daily(session, now=now, zone=zone)
     return {
         "now": now.isoformat(),
         "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
         "days": days,
-        "compare": compare_days(session, now=now, zone=zone),
+        "compare": compare_days(session, now=now, zone=zone, series=per_day),
         "lights": lights(session, now=now),
         "by_channel": by["channel"],
         "by_matter": matters,
@@ -306,7 +340,7 @@ def board(session: Session, *, now: datetime, zone: ZoneInfo, days: int = 0) -> 
         "open_by_grid": load,
         "indicators": month,
         "indicators_window": month if days == 30 else indicators(session, window=window, now=now),
-        "trend": trend(session, now=now, zone=zone),
+        "trend": trend(session, now=now, zone=zone, series=per_day),
         "names": names(
             session,
             channels=list(by["channel"]),
