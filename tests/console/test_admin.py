@@ -19,8 +19,6 @@ from tests.support.browser import (
     DESKTOP,
     LiveStreet,
     OutsideRequests,
-    chromium,
-    live_street,
     screenshot,
     sign_in,
 )
@@ -31,18 +29,6 @@ from urbanops.kit.geo import from_wgs84
 pytestmark = [pytest.mark.slow]
 
 PAGES = ("", "/grids", "/users", "/catalog", "/channels", "/calendar", "/devices")
-
-
-@pytest.fixture(scope="module")
-def street(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStreet]:
-    with live_street(tmp_path_factory.mktemp("console-admin")) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the big-screen mode, and who may open it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -15,8 +14,6 @@ from tests.support.browser import (
     DESKTOP,
     LiveStreet,
     OutsideRequests,
-    chromium,
-    live_street,
     screenshot,
     sign_in,
 )
@@ -24,18 +21,6 @@ from urbanops.auth import service as auth
 from urbanops.kit.db import make_engine, make_sessionmaker, unit_of_work
 
 pytestmark = [pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def street(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStreet]:
-    with live_street(tmp_path_factory.mktemp("console-board")) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 def _user_id(street: LiveStreet, username: str) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
 
 import pytest
 from PIL import Image
@@ -19,8 +18,6 @@ from tests.support.browser import (
     PHONE,
     LiveStreet,
     OutsideRequests,
-    chromium,
-    live_street,
     screenshot,
     sign_in,
 )
@@ -29,18 +26,6 @@ from urbanops.kit.db import make_engine, make_sessionmaker, unit_of_work
 pytestmark = [pytest.mark.slow]
 
 GRID = "440309001-01"  # 松元厦第一网格, which the intake's place search finds
-
-
-@pytest.fixture(scope="module")
-def street(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStreet]:
-    with live_street(tmp_path_factory.mktemp("console-flow")) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 def officer_of(street: LiveStreet, grid_code: str) -> tuple[str, int]:

@@ -23,7 +23,6 @@ from tests.support.browser import (
     DESKTOP,
     LiveStreet,
     OutsideRequests,
-    chromium,
     live_street,
     screenshot,
     sign_in,
@@ -93,12 +92,6 @@ def fix(device: str, lon: float, lat: float, **extra: Any) -> dict[str, Any]:
 def street(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Street]:
     with live_street(tmp_path_factory.mktemp("console-home")) as live:
         yield Street(live)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 def home_map(page: Page, expression: str) -> Any:

@@ -5,8 +5,6 @@ The search helpers (matters by pinyin initials, places by name) are checked with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -14,8 +12,6 @@ from tests.support.browser import (
     DESKTOP,
     LiveStreet,
     OutsideRequests,
-    chromium,
-    live_street,
     screenshot,
     sign_in,
 )
@@ -64,18 +60,6 @@ def test_places_are_found_by_name_or_initials_best_first() -> None:
 
 
 # --- in the browser ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def street(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStreet]:
-    with live_street(tmp_path_factory.mktemp("console-intake")) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 def enter_hotline_call(page: Page, *, caller: str, matter: str, text: str, place: str) -> None:

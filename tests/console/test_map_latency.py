@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -25,7 +24,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
-from tests.support.browser import DESKTOP, LiveStreet, chromium, live_street, sign_in
+from tests.support.browser import DESKTOP, LiveStreet, sign_in
 from urbanops.demo import sim_setup
 from urbanops.demo.geometry import build_guanhu
 from urbanops.kit.clock import SystemClock
@@ -190,18 +189,6 @@ def measure(
 
 
 # --- the test ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def street(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStreet]:
-    with live_street(tmp_path_factory.mktemp("console-map-latency")) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 def test_thousand_officers_move_on_the_map_within_a_second(

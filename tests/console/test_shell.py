@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.support.browser import LiveStreet, OutsideRequests, chromium, live_street, sign_in
+from tests.support.browser import LiveStreet, OutsideRequests, sign_in
 
 pytestmark = [pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def street(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStreet]:
-    with live_street(tmp_path_factory.mktemp("console-shell")) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 def test_anonymous_visitor_is_sent_to_sign_in(street: LiveStreet) -> None:

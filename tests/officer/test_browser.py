@@ -22,8 +22,6 @@ from tests.support.browser import (
     PHONE,
     LiveStreet,
     OutsideRequests,
-    chromium,
-    live_street,
     officer_accepts_and_handles,
     screenshot,
     sign_in,
@@ -33,18 +31,6 @@ from urbanops.kit.geo import wgs84_to_gcj02
 pytestmark = [pytest.mark.slow]
 
 OFFICER = "gh0101"  # a grid officer of grid 440309001-01, where point(0) lies
-
-
-@pytest.fixture(scope="module")
-def street(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStreet]:
-    with live_street(tmp_path_factory.mktemp("officer-page")) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

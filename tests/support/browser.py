@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 
 from tests.support.server import ServerProcess, scratch_database
@@ -164,3 +165,20 @@ def officer_accepts_and_handles(
     page.fill("#note", note)
     page.click("#handle")
     expect(page.locator("#handled")).to_be_visible(timeout=30_000)
+
+
+@pytest.fixture(scope="module")
+def street(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveStreet]:
+    """The live demo street of one test module: its own server and database."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    with live_street(tmp_path_factory.mktemp(name)) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium for one test module."""
+    with chromium() as b:
+        yield b
