@@ -62,6 +62,7 @@ def main(url: str, mode: str) -> dict[str, Any]:
                 case_id = conn.execute(
                     text("""SELECT id FROM "case" WHERE state = 'registered' LIMIT 1""")
                 ).scalar_one()
+                cases = conn.execute(text('SELECT count(*) FROM "case"')).scalar_one()
             for start in range(0, len(identifiers), 1000):
                 fixes = [
                     {
@@ -75,7 +76,8 @@ def main(url: str, mode: str) -> dict[str, Any]:
                 client.post("/api/positions/batch", json={"fixes": fixes}, headers=headers)
             recommended = client.get(f"/api/cases/{case_id}/recommendations", headers=headers)
             result.update(
-                cases=int(queue.json().get("total", 0)),
+                cases=int(cases),
+                queue_total=int(queue.json().get("total", 0)),
                 officers=len(identifiers),
                 recommend_status=recommended.status_code,
             )
