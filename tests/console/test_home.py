@@ -83,9 +83,9 @@ class Street:
         return case_id
 
 
-def fix(device: str, lon: float, lat: float, **extra: Any) -> dict[str, Any]:
-    return {"device": device, "at": int(time.time() * 1000), "lon": lon, "lat": lat,
-            "accuracy_m": 8.0, **extra}  # fmt: skip
+def fix(device: str, lon: float, lat: float, ago_s: float = 0, **extra: Any) -> dict[str, Any]:
+    at = int((time.time() - ago_s) * 1000)
+    return {"device": device, "at": at, "lon": lon, "lat": lat, "accuracy_m": 8.0, **extra}
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,8 @@ def home_map(page: Page, expression: str) -> Any:
 def test_operator_watches_the_street_live_and_acknowledges_an_sos(
     street: Street, browser: Browser
 ) -> None:
-    street.fixes(*(fix(d, lon, lat) for d, _, _, lon, lat in street.devices))
+    # dated a minute back, so the ~150 m move below is a walk, not an impossible jump
+    street.fixes(*(fix(d, lon, lat, ago_s=60) for d, _, _, lon, lat in street.devices))
     three_days_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat()
     late = street.report(**hotline_body(0, reported_at=three_days_ago))  # red at once
     fresh = street.report(**report_body(1))
