@@ -3,7 +3,10 @@ trend, lights and the evaluation indicators (按期结案率, 返工率, 平均�
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -153,6 +156,30 @@ def test_closing_a_case_moves_closed_today_and_the_trend(
     assert after["names"]["matter"]["09006"][0]
     grid = case.responsibility_grid_code
     assert grid is not None and after["names"]["grid"][grid][0]
+
+
+@pytest.mark.parametrize("days", [0, 7, 30])
+def test_the_page_s_concurrent_board_equals_the_one_by_one_board(
+    db: Session, board_clock: ManualClock, people: People, days: int
+) -> None:
+    clock = board_clock
+    for back, index in ((0, 0), (3, 1), (12, 2)):
+        clock.set(NOW - timedelta(days=back, hours=1))
+        case = _report(db, clock, people.officer, index)
+    _close(db, clock, people, case, rework=True)
+    threads: set[str] = set()
+    turn = threading.Lock()  # the test's one session, handed to one part at a time
+
+    @contextmanager
+    def read() -> Iterator[Session]:
+        with turn:
+            threads.add(threading.current_thread().name)
+            yield db
+
+    alone = board_data.board(db, now=NOW, zone=ZONE, days=days)
+    assert board_data.board_concurrently(read, now=NOW, zone=ZONE, days=days) == alone
+    assert any(name.startswith("board") for name in threads)  # the parts ran on the pool
+    assert sum(alone["by_channel"].values()) == (1 if days == 0 else 2 if days == 7 else 3)
 
 
 def test_lights_of_unfinished_cases_turn_red_when_the_clock_passes_due(

@@ -58,8 +58,9 @@ class _Board:
 
     def _load(self) -> dict[str, Any]:
         ctx = self.ctx
-        with ctx.session() as session:
-            return board_data.board(session, now=ctx.clock.now(), zone=ctx.zone, days=self.days)
+        return board_data.board_concurrently(
+            ctx.session, now=ctx.clock.now(), zone=ctx.zone, days=self.days
+        )
 
     def news(self, _event: object) -> None:
         """A case changed somewhere: redraw at the next tick (called in the committing thread)."""
