@@ -110,7 +110,7 @@ def test_admin_edits_a_channel_limit_and_a_bad_one_changes_nothing(
 
     _field(page, "sla-amount-handle").fill("0")
     _do(page, "#sla-save-handle", "操作失败")
-    expect(page.locator("#admin-status")).to_contain_text("above 0")
+    expect(page.locator("#admin-status")).to_contain_text("时限必须是大于0的数")  # in Chinese
     rules = {r["stage"]: r for r in admin.get("/api/sla-rules?profile=hotline_12345").json()}
     assert rules["handle"]["amount"] == 3
 
@@ -166,8 +166,8 @@ def test_admin_creates_a_user_and_changes_his_roles(street: LiveStreet, admin_pa
     users = {u["username"]: u for u in admin.get("/api/users").json()}
     assert users["op07"]["roles"] == ["operator"]
 
-    # the same name again: the service's 409 is told, nothing new
-    _do(page, "#admin-user-create", "taken")
+    # the same name again: the service's 409 is told (in the page's language), nothing new
+    _do(page, "#admin-user-create", "用户名已被使用")
 
     _field(page, "admin-user-edit-username").fill("op07")
     page.click("#admin-user-edit-roles")

@@ -17,6 +17,7 @@ from urbanops.ui import (
     messages_console,
     messages_home,
     messages_officer,
+    messages_problems,
 )
 
 ZH = "zh-CN"
@@ -183,6 +184,7 @@ _merge(
     messages_case.ENTRIES,
     messages_board.ENTRIES,
     messages_officer.ENTRIES,
+    messages_problems.ENTRIES,
 )
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -211,3 +213,19 @@ def subset(lang: str, prefixes: Iterable[str]) -> dict[str, str]:
     """The messages whose keys start with one of ``prefixes`` (for a page's script)."""
     wanted = tuple(prefixes)
     return {k: v for k, v in MESSAGES[lang].items() if k.startswith(wanted)}
+
+
+def problem_text(code: str | None, detail: str, lang: str, *, area: str = "") -> str:
+    """A service's refusal (its ``Problem.code`` and English ``detail``) in ``lang``.
+
+    The page's own message (``<area>.error.<code>``) first, then the shared one
+    (``problem.<code>``, with the detail beside it where it names the row at fault), else the
+    detail as the service wrote it.
+    """
+    for key in (f"{area}.error.{code}" if area else "", f"problem.{code}"):
+        if key and key in MESSAGES[lang]:
+            message = MESSAGES[lang][key]
+            if key.startswith("problem.") and code in messages_problems.DETAILED and detail:
+                return t("problem.with_detail", lang).format(message=message, detail=detail)
+            return message
+    return t("problem.unknown", lang).format(detail=detail)

@@ -37,6 +37,7 @@ from urbanops.kit.calendar import DayKind, LimitUnit
 from urbanops.kit.calendar_models import OverrideKind
 from urbanops.kit.errors import Problem
 from urbanops.kit.geo import Crs
+from urbanops.ui import messages
 from urbanops.ui.console.shell import ADMIN_ROLES, ConsoleContext, console_page
 from urbanops.workforce import service as workforce
 from urbanops.workforce.models import Device
@@ -73,14 +74,21 @@ def attempt(
         with ctx.session(write=True) as session:
             result = change(session)
     except Problem as exc:
-        _tell(ctx, f"{ctx.t('admin.failed')}: {exc.detail or exc.title}", ok=False)
+        _tell(ctx, f"{ctx.t('admin.failed')}: {refusal(ctx, exc)}", ok=False)
         return None
     except ValidationError as exc:
-        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        _tell(ctx, f"{ctx.t('admin.failed')}: {reasons}", ok=False)
+        comma = "、" if ctx.lang == messages.ZH else ", "
+        fields = comma.join(sorted({".".join(map(str, e["loc"])) for e in exc.errors()}))
+        reason = ctx.t("problem.invalid_fields").format(fields=fields)
+        _tell(ctx, f"{ctx.t('admin.failed')}: {reason}", ok=False)
         return None
     _tell(ctx, ctx.t(done), ok=True)
     return result
+
+
+def refusal(ctx: ConsoleContext, exc: Problem) -> str:
+    """Why a service refused, in the page's language (``messages.problem_text``)."""
+    return messages.problem_text(exc.code, exc.detail or exc.title, ctx.lang, area="admin")
 
 
 def _tell(ctx: ConsoleContext, text: str, *, ok: bool) -> None:
@@ -527,7 +535,7 @@ def admin_catalog(ctx: ConsoleContext) -> None:
                     for s in entry.standards
                 ]
         except Problem as exc:
-            ui.notify(f"{t('admin.failed')}: {exc.detail}", type="negative")
+            ui.notify(f"{t('admin.failed')}: {refusal(ctx, exc)}", type="negative")
             return
         ui.label(title).classes("text-lg font-bold").props('id="admin-catalog-matter"')
         if not items:

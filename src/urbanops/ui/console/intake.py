@@ -325,11 +325,10 @@ def duplicate_hints(
 
 def problem_text(exc: Problem, lang: str) -> str:
     """A service's refusal in the user's language (its English detail when no message has it)."""
-    key = f"case.error.{exc.code}"
-    text = messages.t(key, lang)
-    if text != key:
-        return text
-    return messages.t("case.error.generic", lang).format(detail=exc.detail or exc.title)
+    text = messages.problem_text(exc.code, exc.detail or exc.title, lang, area="case")
+    if text in (exc.detail, exc.title):  # no message of ours: "not done" and the service's words
+        return messages.t("case.error.generic", lang).format(detail=text)
+    return text
 
 
 def _validation_text(exc: ValidationError, ctx: ConsoleContext) -> str:
