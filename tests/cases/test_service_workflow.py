@@ -192,6 +192,36 @@ def test_return_goes_one_step_back_only_with_a_reason(
     assert timeline.entries(db, case_id=case.id)[-1].reason == "非本网格事项"
 
 
+def test_an_officer_returns_only_his_own_task_and_it_goes_back_to_the_dispatcher(
+    db: Session, clock: ManualClock, people: People
+) -> None:
+    case = make_report(db, clock, people.officer).case
+    _act(db, clock, case, "register", people.shift_leader)
+    _act(db, clock, case, "dispatch", people.dispatcher, officer_id=people.officer.id)
+    _act(db, clock, case, "accept", people.officer)
+    for action in ("return", "request_suspension"):  # not his: refused, nothing changes
+        with pytest.raises(Forbidden) as refused:
+            _act(db, clock, case, action, people.other_officer, reason="不是我的")
+        assert refused.value.code == "not_assigned_officer"
+    assert (case.state, case.return_count, case.suspension_requested) == (
+        CaseState.ACCEPTED, 0, False,
+    )  # fmt: skip
+    _act(db, clock, case, "return", people.officer, reason="非本网格事项")  # 退单
+    assert (case.state, case.officer_id, case.return_count) == (CaseState.REGISTERED, None, 1)
+    assert _rows(db, case)[-1] == ("return", "accepted", "registered")
+
+
+def test_staff_return_an_accepted_case_one_step_back(
+    db: Session, clock: ManualClock, people: People
+) -> None:
+    case = make_report(db, clock, people.officer).case
+    _act(db, clock, case, "register", people.shift_leader)
+    _act(db, clock, case, "dispatch", people.dispatcher, officer_id=people.officer.id)
+    _act(db, clock, case, "accept", people.officer)
+    _act(db, clock, case, "return", people.shift_leader, reason="签收有误")
+    assert (case.state, case.officer_id) == (CaseState.DISPATCHED, people.officer.id)
+
+
 def test_suspended_time_is_not_counted_the_due_time_moves_by_exactly_the_pause(
     db: Session, clock: ManualClock, people: People
 ) -> None:

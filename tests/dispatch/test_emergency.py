@@ -128,6 +128,13 @@ def test_an_officer_who_returns_an_accepted_case_is_free_again(street: Street) -
     street.act(case_id, "return", by=NEAREST, reason="非本人负责区域")
 
     assert street.duty(NEAREST) is DutyStatus.ON_DUTY
+    # 退单: back to the dispatcher, not to him; the next pass gives it to the next officer
+    case = street.case(case_id)
+    assert (case["state"], case["officer_id"]) == ("registered", None)
+    street.run_job()
+    case = street.case(case_id)
+    assert case["state"] == "dispatched"
+    assert case["officer_id"] in (street.user_id(SECOND), street.user_id(THIRD))
 
 
 def test_busy_is_never_set_over_training_or_leave(street: Street) -> None:

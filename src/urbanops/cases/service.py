@@ -778,9 +778,21 @@ def _rework(step: _Step) -> None:
     step.data["officer_id"] = step.case.officer_id
 
 
+def _in_the_field(by: Actor) -> bool:
+    """A grid officer or squad leader acting as such (no staff or admin role beside it)."""
+    return not by.has(Role.ADMIN, *workflow.STAFF)
+
+
 def _return(step: _Step) -> None:
+    """回退: one step back; from the field, only the assigned officer (or a squad leader), and a
+    task he was given goes back to the dispatcher (退单), not to himself one step earlier."""
     case = step.case
     target = workflow.RETURN_TO[case.state]
+    if _in_the_field(step.by):
+        _by_assigned_officer(step)
+        if case.state in (CaseState.DISPATCHED, CaseState.ACCEPTED):
+            target = CaseState.REGISTERED
+            step.data["returned_by_officer"] = case.officer_id  # not offered it again by itself
     step.target, step.restart = target, _stage_waiting_in(case, target)
     case.return_count += 1
     if target in (CaseState.REPORTED, CaseState.REGISTERED):
@@ -795,6 +807,9 @@ def _stage_waiting_in(case: Case, state: CaseState) -> Stage:
 
 
 def _request_suspension(step: _Step) -> None:
+    """申请挂账: from the field, only the officer the case is with (or a squad leader)."""
+    if _in_the_field(step.by) and step.case.officer_id is not None:
+        _by_assigned_officer(step)
     step.case.suspension_requested = True
 
 

@@ -630,13 +630,24 @@ def open_offer(
 
 
 def passed_over(session: Session, *, case_id: int) -> dict[int, str]:
-    """Users who timed out on or declined this case: not asked again automatically."""
+    """Users who timed out on, declined or returned (退单) this case: not asked again
+    automatically."""
     rows = session.execute(
         select(DispatchOffer.user_id, DispatchOffer.outcome).where(
             DispatchOffer.case_id == case_id, DispatchOffer.outcome.in_(PASSED_OVER)
         )
     )
-    return {user_id: OfferOutcome(outcome).value for user_id, outcome in rows}
+    found = {user_id: OfferOutcome(outcome).value for user_id, outcome in rows}
+    returns = session.scalars(
+        select(TimelineEntry.data).where(
+            TimelineEntry.case_id == case_id, TimelineEntry.action == "return"
+        )
+    )
+    for data in returns:
+        user_id = (data or {}).get("returned_by_officer")
+        if isinstance(user_id, int):
+            found.setdefault(user_id, "returned")
+    return found
 
 
 # --- emergencies ---------------------------------------------------------------------------------
