@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -134,3 +136,24 @@ def test_an_sos_with_a_broken_position_still_alerts(
     assert answer.status_code == 400  # the fix is refused …
     (alert,) = alerts_of(db, kind=AlertKind.SOS)  # … the SOS is not
     assert alert.data is not None and alert.data["lon"] is None
+
+
+def test_an_sos_from_a_phone_without_a_fix_still_alerts(
+    client: TestClient, db: Session, patrol: Patrol, signed_in: SignedIn
+) -> None:
+    headers = signed_in("gh0101")
+    answer = client.post("/api/positions/me", json={"alarm": "sos"}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accepted"] is False and answer.json()["reason"] == "no_position"
+    (alert,) = alerts_of(db, kind=AlertKind.SOS)
+    assert alert.officer_id == patrol.officer.id and alert.severity == "critical"
+
+
+@pytest.mark.parametrize("body", [{}, {"lat": 22.7}, {"lon": 114.0, "alarm": "sos"}])
+def test_a_position_without_both_coordinates_is_refused(
+    client: TestClient, db: Session, patrol: Patrol, signed_in: SignedIn, body: dict[str, Any]
+) -> None:
+    answer = client.post("/api/positions/me", json=body, headers=signed_in("gh0101"))
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert alerts_of(db, kind=AlertKind.SOS) == []

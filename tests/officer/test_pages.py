@@ -1,6 +1,7 @@
 """The officer's phone pages as the server renders them: who may open them, my tasks most urgent
 first with countdowns, the list fragment the page polls (304 when quiet), one task with its map
-links and the actions the workflow allows, the report form; small enough for a slow phone."""
+links and the actions the workflow allows (return and ask to put on hold on his open tasks), the
+SOS button on every page, the report form; small enough for a slow phone."""
 
 from __future__ import annotations
 
@@ -226,6 +227,75 @@ def test_the_report_form_uses_the_grid_officers_channel(
     assert '<option value="06036">其他问题</option>' in html
     assert 'capture="environment"' in html and not EXTERNAL.search(html)
     assert "Street stall" in client.get("/officer/report?lang=en", headers=headers).text
+
+
+CONTROLS = ('id="return-open"', 'id="return-form"', 'id="suspend-open"', 'id="suspend-form"')
+
+
+def test_the_sos_button_is_on_every_officer_page(
+    client: TestClient, db: Session, clock: ManualClock
+) -> None:
+    officer = demo_officer(db, GRID_01)
+    case = dispatched(client, db, clock, officer)
+    headers = login_as(db, clock, officer)
+    for path in ("/officer/", "/officer/report", f"/officer/task/{case['id']}"):
+        html = client.get(path, headers=headers).text
+        header = html[html.index("<header") : html.index("</header>")]
+        assert '<button type="button" id="sos"' in header and ">SOS</button>" in header, path
+        assert (
+            'title="紧急求助：连按两次发出"' in header
+            and 'data-confirm="再按一次 SOS 发出求助"' in header
+        )
+        assert 'id="sos-status"' in header
+        assert 'data-sos-confirm-s="5"' in html
+    english = client.get("/officer/?lang=en", headers=headers).text
+    assert (
+        'title="Emergency: tap twice to send"' in english
+        and 'data-confirm="Tap SOS again to send it"' in english
+    )
+    forbidden = client.get("/officer/", headers=login_as(db, clock, user(db, "op01")))
+    assert forbidden.status_code == 403 and 'id="sos"' not in forbidden.text
+
+
+def test_return_and_hold_are_offered_on_my_open_tasks_only(
+    client: TestClient, db: Session, clock: ManualClock
+) -> None:
+    officer = demo_officer(db, GRID_01)
+    headers = login_as(db, clock, officer)
+    case = dispatched(client, db, clock, officer)
+    path = f"/officer/task/{case['id']}"
+    html = client.get(path, headers=headers).text
+    assert all(control in html for control in CONTROLS), html
+    assert ">回退</button>" in html and ">申请挂账</button>" in html
+    assert 'id="return-reason" name="reason" rows="3" maxlength="2000" required' in html
+    assert 'data-action="return"' in html and 'data-action="request_suspension"' in html
+    other = login_as(db, clock, user(db, "gh0102" if officer.username != "gh0102" else "gh0101"))
+    theirs = client.get(path, headers=other).text
+    assert not any(control in theirs for control in CONTROLS)
+    act(client, headers, case["id"], "accept")
+    accepted = client.get(path, headers=headers).text
+    assert all(control in accepted for control in CONTROLS)
+    english = client.get(f"{path}?lang=en", headers=headers).text
+    assert ">Return</button>" in english and ">Ask to put on hold</button>" in english
+    assert "Please give the reason" in english  # the page's refusal of an empty reason
+    act(client, headers, case["id"], "handle", note="已劝离")
+    handled = client.get(path, headers=headers).text
+    assert not any(control in handled for control in CONTROLS)  # no longer his open task
+
+
+def test_a_requested_hold_shows_the_note_instead_of_the_button(
+    client: TestClient, db: Session, clock: ManualClock
+) -> None:
+    officer = demo_officer(db, GRID_01)
+    headers = login_as(db, clock, officer)
+    case = dispatched(client, db, clock, officer)
+    path = f"/officer/task/{case['id']}"
+    before = client.get(path, headers=headers).text
+    assert '<p id="suspend-done" class="ok" role="status" hidden>' in before
+    act(client, headers, case["id"], "request_suspension", reason="需产权单位配合")
+    after = client.get(path, headers=headers).text
+    assert '<p id="suspend-done" class="ok" role="status">已申请挂账，等待值班长审批</p>' in after
+    assert 'id="suspend-open"' not in after and 'id="return-open"' in after
 
 
 def test_the_task_list_is_small_enough_for_a_slow_phone(

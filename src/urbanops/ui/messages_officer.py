@@ -1,8 +1,10 @@
 """Messages of the officer pages (merged into the one catalogue by ui.messages).
 
-The grid officer's phone (网格员移动端): my tasks, one task (accept, handle with photos), report
-a problem (巡查上报). Keys under ``officer.js.``, ``officer.unit.`` and ``officer.countdown.`` go
-to the page script as well.
+The grid officer's phone (网格员移动端): my tasks, one task (accept, handle with photos, return
+or ask to put on hold with a reason), report a problem (巡查上报), the SOS button (紧急求助).
+Keys under ``officer.js.``, ``officer.unit.`` and ``officer.countdown.`` go to the page script
+as well; the SOS and reason texts are rendered into the page's markup (the script reads them
+there), so the script's message block on every page stays small.
 """
 
 from __future__ import annotations
@@ -68,6 +70,54 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "officer.handle.done": (
         "已提交处置结果，等待核查。",
         "The result is sent and waits for the check.",
+    ),
+    # return a task (回退) or ask to put it on hold (申请挂账), each with a reason
+    "officer.return.open": ("回退", "Return"),
+    "officer.return.title": ("回退任务", "Return the task"),
+    "officer.return.reason": ("回退原因（必填）", "Why do you return it? (required)"),
+    "officer.return.hint": (
+        "例如：不属于本网格，或不属于城管职责",
+        "e.g. not in my grid, or not a matter for urban management",
+    ),
+    "officer.return.submit": ("确认回退", "Return it"),
+    "officer.return.done": (
+        "已回退，正在返回任务列表…",
+        "Returned; going back to your tasks…",
+    ),
+    "officer.suspend.open": ("申请挂账", "Ask to put on hold"),
+    "officer.suspend.title": ("申请挂账", "Ask to put the task on hold"),
+    "officer.suspend.reason": ("挂账原因（必填）", "Why can it not be dealt with now? (required)"),
+    "officer.suspend.hint": (
+        "例如：需等待产权单位配合，暂时无法处置",
+        "e.g. the owner of the place must act first",
+    ),
+    "officer.suspend.submit": ("提交申请", "Send the request"),
+    "officer.suspend.done": (
+        "已申请挂账，等待值班长审批",
+        "On-hold requested; waiting for the shift leader's approval",
+    ),
+    "officer.reason.cancel": ("取消", "Cancel"),
+    "officer.reason.required": ("请填写原因", "Please give the reason"),
+    "officer.reason.changed": (
+        "任务已被他人更新，页面即将刷新…",
+        "Someone changed the task meanwhile; reloading…",
+    ),
+    # SOS (紧急求助): in the header of every page, sent with the second tap
+    "officer.sos.button": ("SOS", "SOS"),
+    "officer.sos.title": ("紧急求助：连按两次发出", "Emergency: tap twice to send"),
+    "officer.sos.confirm": ("再按一次 SOS 发出求助", "Tap SOS again to send it"),
+    "officer.sos.sending": ("正在发出求助…", "Sending the SOS…"),
+    "officer.sos.sent": (
+        "已发出求助，指挥中心已收到您的位置",
+        "SOS sent: the command centre has your position",
+    ),
+    "officer.sos.failed": (
+        "求助未能发出！请立即打电话向指挥中心求助",
+        "The SOS was not sent! Call the command centre now",
+    ),
+    "officer.sos.no_position": (
+        "已发出求助，但无法定位！请立即打电话告知指挥中心您的位置",
+        "SOS sent without your position! Call the command centre and say where you are",
     ),
     # report a problem (巡查上报)
     "officer.report.title": ("巡查上报", "Report a problem"),

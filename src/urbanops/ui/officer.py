@@ -3,9 +3,11 @@
 Server-rendered in the officer's language, so the task list shows on a slow 4G phone before any
 script has run; ``static/officer.js`` (no framework) keeps the countdowns ticking, refreshes the
 list from ``/officer/tasks`` (an HTML fragment with an ETag: a quiet poll costs a 304), and calls
-the REST API to accept, to handle with after-photos, to report (巡查上报, channel
-``grid_report``) and to send the phone's position (``/api/positions/me``). The workflow's rules
-stay in the case service: the page offers what ``workflow.allowed_actions`` allows the officer.
+the REST API to accept, to handle with after-photos, to return a task (回退) or ask to put it on
+hold (申请挂账) with a reason, to report (巡查上报, channel ``grid_report``), to send the phone's
+position and, from the SOS button of every page (紧急求助, two taps), an alarm with it
+(``/api/positions/me``). The workflow's rules stay in the case service: the page offers what
+``workflow.allowed_actions`` allows the officer.
 
 Signed in with the session cookie of ``/login`` (``?next=/officer/``); other roles than grid
 officers (and admin) get a 403 page in their language.
@@ -56,8 +58,13 @@ MAX_PHOTOS = 4
 POLL_S = 15
 POSITION_EVERY_S = 10
 POSITION_MOVE_M = 20
+#: The SOS button waits this long for the confirming second tap, then disarms.
+SOS_CONFIRM_S = 5
 #: Messages the page script needs (the rest is rendered on the server).
 SCRIPT_PREFIXES = ("officer.js.", "officer.unit.", "officer.countdown.", "error.")
+#: ``error.`` messages only the citizen's page can meet (left out of every officer page).
+CITIZEN_ONLY = frozenset({"error.tracking_id_not_found", "error.followup_not_due",
+                          "error.already_rated"})  # fmt: skip
 AMAP_MARKER = "https://uri.amap.com/marker"
 
 
@@ -237,7 +244,10 @@ def _page_context(
         "poll_s": POLL_S,
         "position_every_s": POSITION_EVERY_S,
         "position_move_m": POSITION_MOVE_M,
-        "script_messages": messages.subset(lang, SCRIPT_PREFIXES),
+        "sos_confirm_s": SOS_CONFIRM_S,
+        "script_messages": {
+            k: v for k, v in messages.subset(lang, SCRIPT_PREFIXES).items() if k not in CITIZEN_ONLY
+        },
     }
 
 
@@ -297,7 +307,8 @@ def task_page(
     settings: SettingsDep,
     case_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
 ) -> Response:
-    """One case: what, where (map app links), its photos, and accept / handle when allowed."""
+    """One case: what, where (map app links), its photos, and the actions allowed: accept, handle,
+    return (回退) and request suspension (申请挂账), the last two on his open tasks only."""
     now = clock.now()
     actor = _signed_in(request, session, now)
     if isinstance(actor, Response):
@@ -315,6 +326,7 @@ def task_page(
     row = case_out(case, actor, cases.light_of(case, now, calendar))
     [task] = _tasks_of(session, [row], actor, lang, {case.id} if case.rework_count else set())
     mine = case.officer_id == actor.id or Role.ADMIN in actor.roles
+    open_task, asked = mine and case.state in TASK_STATES, case.suspension_requested
     photos = [
         f"/api/cases/{case.id}/evidence/{e.id}/content"
         for e in list_for_case(session, case_id=case.id)
@@ -327,6 +339,9 @@ def task_page(
         "may_accept": mine and "accept" in task.actions,
         "may_handle": mine and "handle" in task.actions,
         "max_photos": MAX_PHOTOS,
+        "may_return": open_task and "return" in task.actions,
+        "may_request_suspension": open_task and "request_suspension" in task.actions and not asked,
+        "suspension_requested": asked,
         "handled": case.state is CaseState.HANDLED,
     }
     return render(request, "officer/task.html", context, lang=lang, remember=remember)

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 import numpy as np
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -624,8 +624,9 @@ class BrowserFixIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lat: float
-    lon: float
+    #: Both, or (only with an ``alarm``) neither: an SOS goes out even when the phone has no fix.
+    lat: float | None = None
+    lon: float | None = None
     accuracy: float | None = Field(default=None, ge=0)
     speed: float | None = None
     heading: float | None = None
@@ -633,6 +634,14 @@ class BrowserFixIn(BaseModel):
     timestamp: float | None = None
     #: ``sos``: the officer pressed the SOS button of his page (一键报警).
     alarm: Literal["sos"] | None = None
+
+    @model_validator(mode="after")
+    def _a_position_or_an_alarm(self) -> BrowserFixIn:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon come together")
+        if self.lat is None and self.alarm is None:
+            raise ValueError("a position needs lat and lon (only an alarm may come without)")
+        return self
 
 
 class BrowserFixOut(BaseModel):
@@ -650,6 +659,10 @@ def post_my_position(
         raise Forbidden("Only a signed-in person posts his own position", code="not_a_person")
     ingest, now = ingest_of(request.app), clock.now()
     ref = _browser_device(session, ingest, actor, now)
+    if body.lat is None or body.lon is None:  # an SOS from a phone without a fix
+        assert body.alarm is not None
+        ingest.raise_alarm(session, _alarm(ingest, ref, body.alarm, None, now, "browser"))
+        return BrowserFixOut(accepted=False, reason="no_position", device=ref.identifier)
     try:
         x, y = svc.coordinates(body.lat, body.lon)
         fix: svc.Fix | svc.FixError = svc.Fix(

@@ -1,5 +1,6 @@
 /* The grid officer's phone pages: ticking countdowns, a fresh task list, accept, handle with
-   after-photos, report a problem, and the phone's position while a page is open.
+   after-photos, return or ask to put on hold with a reason, report a problem, the phone's
+   position while a page is open, and SOS.
    No framework; talks only to this server. */
 (function () {
   "use strict";
@@ -13,6 +14,7 @@
 
   function t(key) { return key in M ? M[key] : key; }
   function byId(id) { return document.getElementById(id); }
+  function each(selector, fn) { Array.prototype.forEach.call(document.querySelectorAll(selector), fn); }
   function attr(name, fallback) { return parseFloat(body.getAttribute(name)) || fallback; }
   function now() { return Date.now() + offset; } // the server's clock, not the phone's
 
@@ -44,7 +46,7 @@
       credentials: "same-origin"
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (answer) {
-        if (!r.ok) { answer.code = answer.code || (r.status === 401 ? "unauthorized" : "generic"); throw answer; }
+        if (!r.ok) { answer.code = answer.code || (r.status === 401 ? "unauthorized" : "generic"); answer.status = r.status; throw answer; }
         return answer;
       });
     }, function () { throw { code: "network" }; });
@@ -187,7 +189,7 @@
     }
   }
 
-  /* --- one task: accept; handle with after-photos and a note --------------------------------- */
+  /* --- one task: accept; return or ask to put on hold, with a reason; handle with after-photos */
 
   function initTask() {
     var section = byId("task");
@@ -205,6 +207,33 @@
         }, function (p) { error.textContent = problemText(p); done(); });
       });
     }
+    each("form.reason", function (f) {
+      var opener = document.querySelector('[data-open="' + f.id + '"]'), reason = f.elements.reason;
+      var submit = f.querySelector("[type=submit]"), action = f.getAttribute("data-action");
+      opener.addEventListener("click", function () { // one form open at a time; a tap again closes
+        each("form.reason", function (other) { other.hidden = other !== f || !f.hidden; });
+        error.textContent = "";
+        reason.focus();
+      });
+      f.addEventListener("reset", function () { f.hidden = true; error.textContent = ""; });
+      f.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var text = reason.value.trim();
+        if (submit.disabled) { return; }
+        error.textContent = text ? "" : section.getAttribute("data-reason-required");
+        if (!text) { reason.focus(); return; }
+        var done = busy(submit, t("officer.js.sending"));
+        send("POST", "/api/cases/" + id + "/actions/" + action, { reason: text, expected_version: version }).then(function (answer) {
+          version = answer.version;
+          f.hidden = opener.hidden = true;
+          byId(f.getAttribute("data-done")).hidden = false;
+          if (action === "return") { setTimeout(function () { window.location.href = "/officer/"; }, 1500); }
+        }, function (p) { // 409: someone changed the case meanwhile; say so and reload
+          error.textContent = p.status === 409 ? section.getAttribute("data-changed") : problemText(p);
+          if (p.status === 409) { setTimeout(function () { window.location.reload(); }, 2500); } else { done(); }
+        });
+      });
+    });
     var form = byId("handle-form");
     if (!form) { return; }
     var max = parseInt(form.getAttribute("data-max-photos"), 10) || 4;
@@ -332,8 +361,44 @@
     setInterval(report, attr("data-position-every-s", 10) * 1000); // a fix held back goes later
   }
 
+  /* --- SOS (紧急求助): a tap arms it, a second within seconds sends it with the position ---- */
+
+  function initSos() { // the button keeps its size (the header is full); the line below tells
+    var button = byId("sos"), status = byId("sos-status"), armed = null;
+    function say(name, colour) { status.textContent = button.getAttribute("data-" + name); status.className = colour; status.hidden = false; }
+    function disarm() { clearTimeout(armed); armed = null; button.classList.remove("armed"); }
+    function position() { // the latest fix, else one asked for now
+      return here ? Promise.resolve(here) : new Promise(function (resolve, reject) {
+        if (!navigator.geolocation) { reject(); return; }
+        navigator.geolocation.getCurrentPosition(function (p) { fix(p); resolve(here); }, reject,
+          { enableHighAccuracy: true, timeout: 5000, maximumAge: 60000 });
+      });
+    }
+    status.addEventListener("click", function () { status.hidden = true; });
+    button.addEventListener("click", function () {
+      if (!armed) {
+        button.classList.add("armed");
+        say("confirm", "error");
+        armed = setTimeout(function () { disarm(); status.hidden = true; }, attr("data-sos-confirm-s", 5) * 1000);
+        return;
+      }
+      disarm();
+      button.disabled = true;
+      say("sending", "");
+      position().then(function (at) {
+        return send("POST", "/api/positions/me", {
+          lat: at.lat, lon: at.lon, accuracy: at.accuracy, timestamp: at.at + offset, alarm: "sos"
+        }).then(function () { say("sent", "ok"); }, function () { say("failed", "error"); });
+      }, function () { // no fix: it goes anyway (the centre sees his last known place, if any)
+        return send("POST", "/api/positions/me", { alarm: "sos" })
+          .then(function () { say("no-position", "error"); }, function () { say("failed", "error"); });
+      }).then(function () { button.disabled = false; });
+    });
+  }
+
   initTasks();
   initTask();
   initReport();
+  if (byId("sos")) { initSos(); }
   watch();
 })();
