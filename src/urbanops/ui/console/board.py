@@ -1,7 +1,8 @@
 """The leaders' board (领导看板): counts, today against earlier days, trends, indicators.
 
 The figures come from ``board_data`` (SQL aggregates, no loop over cases), read in a worker
-thread so a slow database never stalls the page's event loop. The page redraws when news of a
+thread so a slow database never stalls the page's event loop, and read once for all the boards of
+the process that redraw together (``SharedFigures``). The page redraws when news of a
 case arrives on the event bus (a flag the committing thread sets; a one-second timer on the
 page's loop notices it) and at least every ``REFRESH_S`` seconds, because lights turn red by
 the clock alone. ``?screen=1`` is the big-screen mode (大屏): no header, large type, the same
@@ -10,7 +11,9 @@ live figures.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from nicegui import run, ui
@@ -35,7 +38,51 @@ NEWS = (
     case_events.DeadlineMissed.name,
 )
 WINDOWS = {0: "board.window.today", 7: "board.window.7", 30: "board.window.30"}
+#: Boards of the process redrawing within this many seconds of each other share one reading.
+SHARE_S = 2.0
 LIGHT_COLOURS = {"green": "#21ba45", "yellow": "#f2c037", "red": "#c10015", "none": "#9e9e9e"}
+
+
+class SharedFigures:
+    """The figures of each period, read once for every open board of the process.
+
+    Big screens and leaders' desks show the same board; each redraws on the same news. The first
+    to ask after news (or after ``SHARE_S``) reads the database, under the period's lock; the
+    others asking meanwhile get that reading instead of running the same queries again.
+    ``changed`` is called for each piece of news: a reading begun before it is not reused.
+    """
+
+    def __init__(self, *, share_s: float = SHARE_S) -> None:
+        self.share_s = share_s
+        self.generation = 0
+        self.readings = 0  # how many times the database was read (diagnostics and tests)
+        self._guard = threading.Lock()
+        self._locks: dict[int, threading.Lock] = {}
+        self._found: dict[int, tuple[int, float, dict[str, Any]]] = {}
+
+    def changed(self) -> None:
+        with self._guard:
+            self.generation += 1
+
+    def get(self, days: int, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        with self._guard:
+            generation = self.generation
+            lock = self._locks.setdefault(days, threading.Lock())
+        with lock:
+            found = self._found.get(days)
+            if (
+                found is not None
+                and found[0] >= generation
+                and time.monotonic() - found[1] < self.share_s
+            ):
+                return found[2]
+            data = read()
+            self.readings += 1
+            self._found[days] = (generation, time.monotonic(), data)
+            return data
+
+
+SHARED = SharedFigures()
 
 
 class _Board:
@@ -57,13 +104,18 @@ class _Board:
     # --- data --------
 
     def _load(self) -> dict[str, Any]:
-        ctx = self.ctx
-        return board_data.board_concurrently(
-            ctx.session, now=ctx.clock.now(), zone=ctx.zone, days=self.days
-        )
+        ctx, days = self.ctx, self.days
+
+        def read() -> dict[str, Any]:
+            return board_data.board_concurrently(
+                ctx.session, now=ctx.clock.now(), zone=ctx.zone, days=days
+            )
+
+        return SHARED.get(days, read)
 
     def news(self, _event: object) -> None:
         """A case changed somewhere: redraw at the next tick (called in the committing thread)."""
+        SHARED.changed()
         self.dirty = True
 
     async def tick(self) -> None:
