@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -379,28 +379,43 @@ _CASE_DEFAULTS: dict[str, Any] = {
     for c in Case.__table__.columns
     if c.default is not None and c.default.is_scalar
 }
-#: psycopg turns a statement's placeholders into PostgreSQL's in Python and remembers the result
-#: only for statements of at most 50 parameters: a many-row INSERT of many columns would be
-#: converted anew on every call, which costs milliseconds. Inserts go in pages under that limit.
-_PSYCOPG_CACHED_PARAMS = 50
 
 
 def _insert(
     session: Session, table: Any, rows: list[dict[str, Any]], *, returning: Any = None
 ) -> list[Any]:
     """Insert ``rows`` (all with the same keys) into ``table``; the ``returning`` column's
-    values in the order of the rows."""
+    values (the primary key) in the order of the rows.
+
+    On PostgreSQL the keys are drawn from the table's sequence first (one query) and the rows
+    go to the driver's ``executemany``, which psycopg sends in pipeline mode: one round trip
+    for the batch. A many-row ``INSERT … RETURNING`` would need pages of at most 50 parameters
+    (psycopg converts longer statements anew on every call), one round trip per case.
+    """
     if not rows:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        keys: list[Any] = []
+        if returning is not None:
+            keys = _next_ids(session, table, len(rows))
+            rows = [{**row, returning.key: key} for row, key in zip(rows, keys, strict=True)]
+        session.execute(insert(table), rows)
+        return keys
     statement = insert(table)
     if returning is not None:
         statement = statement.returning(returning, sort_by_parameter_order=True)
-    options: dict[str, Any] = {}
-    if session.get_bind().dialect.name == "postgresql":
-        per_row = len(rows[0]) + 1  # and the row-order sentinel
-        options["insertmanyvalues_page_size"] = max(1, _PSYCOPG_CACHED_PARAMS // per_row)
-    result = session.execute(statement, rows, execution_options=options)
+    result = session.execute(statement, rows)
     return list(result.scalars()) if returning is not None else []
+
+
+def _next_ids(session: Session, table: Any, count: int) -> list[int]:
+    """``count`` fresh ids from ``table``'s ``id`` sequence (PostgreSQL), in increasing order."""
+    name = session.get_bind().dialect.identifier_preparer.format_table(table)
+    query = text(
+        "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+        "FROM generate_series(1, :n) ORDER BY 1"
+    )
+    return list(session.scalars(query, {"table": name, "n": count}))
 
 
 def _insert_cases(session: Session, fresh: Sequence[_Plan]) -> None:
