@@ -17,7 +17,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from nicegui import ui
+from nicegui import run, ui
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -135,6 +135,8 @@ class CaseView:
         self.case_id = case_id
         self.version: int | None = None
         self.polls = 0
+        #: The snapshot the poll read off the page's loop for the next redraw (else read then).
+        self._ready: tuple[Snapshot | None] | None = None
 
     # -- time and words ------------------------------------------------------------------------
 
@@ -247,15 +249,19 @@ class CaseView:
         self.content()
         ui.timer(POLL_S, self._follow)
 
-    def _follow(self) -> None:
+    async def _follow(self) -> None:
+        """Every ``POLL_S``: has the case changed? The reads run in a worker thread, so an open
+        case page never holds up the other pages this process serves."""
         self.polls += 1
-        if self.changed():
+        if await run.io_bound(self.changed):
+            self._ready = (await run.io_bound(self.load),)
             self.content.refresh()
         elif self.polls % SIDE_EVERY == 0:
             self.side.refresh()
 
     def _content(self) -> None:
-        shot = self.load()
+        ready, self._ready = self._ready, None
+        shot = ready[0] if ready is not None else self.load()
         if shot is None:
             ui.label(self.t("case.not_found")).classes("text-xl").props('id="case-not-found"')
             return
