@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
@@ -496,6 +496,21 @@ def intake(ctx: ConsoleContext) -> None:
             form.place_cursor = (form.place_cursor + step) % len(form.place_matches)
             place_results.refresh()
 
+    def search_box(
+        which: str, on_query: Callable[[str], None], pick: Callable[[], None]
+    ) -> ui.input:
+        """A search field (matter or place): results as one types, arrows move, Enter picks."""
+        box = (
+            ui.input(ctx.t(f"intake.{which}"))
+            .props(f'for="intake-{which}" outlined dense clearable autocomplete=off')
+            .classes("w-full")
+        )
+        box.on_value_change(lambda e: on_query(e.value))
+        box.on("keydown.enter", lambda: pick())
+        box.on("keydown.down", lambda: move(which, 1))
+        box.on("keydown.up", lambda: move(which, -1))
+        return box
+
     def on_place_query(text: str) -> None:
         form.place_query = text or ""
         form.place_matches = search_places(gazetteer, form.place_query)
@@ -576,15 +591,7 @@ def intake(ctx: ConsoleContext) -> None:
                 )
             with ui.row().classes("gap-3"):
                 channel_fields()
-            matter_box = (
-                ui.input(ctx.t("intake.matter"))
-                .props('for="intake-matter" outlined dense clearable autocomplete=off')
-                .classes("w-full")
-            )
-            matter_box.on_value_change(lambda e: on_matter_query(e.value))
-            matter_box.on("keydown.enter", lambda: pick_matter())
-            matter_box.on("keydown.down", lambda: move("matter", 1))
-            matter_box.on("keydown.up", lambda: move("matter", -1))
+            matter_box = search_box("matter", on_matter_query, pick_matter)
             matter_results()
             description_box = (
                 ui.textarea(ctx.t("intake.description"))
@@ -593,15 +600,7 @@ def intake(ctx: ConsoleContext) -> None:
                 .bind_value(form, "description")
             )
             description_box.on("keydown.enter.exact.prevent", save)
-            place_box = (
-                ui.input(ctx.t("intake.place"))
-                .props('for="intake-place" outlined dense clearable autocomplete=off')
-                .classes("w-full")
-            )
-            place_box.on_value_change(lambda e: on_place_query(e.value))
-            place_box.on("keydown.enter", lambda: pick_place())
-            place_box.on("keydown.down", lambda: move("place", 1))
-            place_box.on("keydown.up", lambda: move("place", -1))
+            place_box = search_box("place", on_place_query, pick_place)
             place_results()
             address_box = (
                 ui.input(ctx.t("intake.address"))
