@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -22,6 +23,15 @@ def _act(db: Session, clock: ManualClock, case: Case, action: str, by: Actor, **
 
 def _rows(db: Session, case: Case) -> list[tuple[str, str | None, str | None]]:
     return [(e.action, e.from_state, e.to_state) for e in timeline.entries(db, case_id=case.id)]
+
+
+def _dispatched(
+    db: Session, clock: ManualClock, people: People, *, by: Actor | None = None, **report: Any
+) -> Case:
+    """A case the officer reported (or ``by``), registered and dispatched to him."""
+    case = make_report(db, clock, by or people.officer, **report).case
+    _act(db, clock, case, "register", people.shift_leader)
+    return _act(db, clock, case, "dispatch", people.dispatcher, officer_id=people.officer.id)
 
 
 def _run_to_close(db: Session, clock: ManualClock, p: People, case: Case) -> None:
@@ -143,9 +153,7 @@ def test_ai_alarm_is_an_emergency_responded_in_5_minutes_and_handled_in_10(
 def test_the_light_turns_yellow_at_80_percent_and_red_at_100_percent(
     db: Session, clock: ManualClock, people: People
 ) -> None:
-    case = make_report(db, clock, people.officer, channel="ai_alarm").case
-    _act(db, clock, case, "register", people.shift_leader)
-    _act(db, clock, case, "dispatch", people.dispatcher, officer_id=people.officer.id)
+    case = _dispatched(db, clock, people, channel="ai_alarm")
     expected = [(0, Light.GREEN), (239, Light.GREEN), (240, Light.YELLOW), (300, Light.RED)]
     for seconds, light in expected:
         assert case.dispatched_at is not None
@@ -180,9 +188,7 @@ def test_rework_sends_a_checked_case_back_to_the_officer_and_counts(
 def test_return_goes_one_step_back_only_with_a_reason(
     db: Session, clock: ManualClock, people: People
 ) -> None:
-    case = make_report(db, clock, people.officer).case
-    _act(db, clock, case, "register", people.shift_leader)
-    _act(db, clock, case, "dispatch", people.dispatcher, officer_id=people.officer.id)
+    case = _dispatched(db, clock, people)
     with pytest.raises(InvalidInput) as refused:
         _act(db, clock, case, "return", people.officer)
     assert refused.value.code == "reason_required"
@@ -195,9 +201,7 @@ def test_return_goes_one_step_back_only_with_a_reason(
 def test_an_officer_returns_only_his_own_task_and_it_goes_back_to_the_dispatcher(
     db: Session, clock: ManualClock, people: People
 ) -> None:
-    case = make_report(db, clock, people.officer).case
-    _act(db, clock, case, "register", people.shift_leader)
-    _act(db, clock, case, "dispatch", people.dispatcher, officer_id=people.officer.id)
+    case = _dispatched(db, clock, people)
     _act(db, clock, case, "accept", people.officer)
     for action in ("return", "request_suspension"):  # not his: refused, nothing changes
         with pytest.raises(Forbidden) as refused:
@@ -214,9 +218,7 @@ def test_an_officer_returns_only_his_own_task_and_it_goes_back_to_the_dispatcher
 def test_staff_return_an_accepted_case_one_step_back(
     db: Session, clock: ManualClock, people: People
 ) -> None:
-    case = make_report(db, clock, people.officer).case
-    _act(db, clock, case, "register", people.shift_leader)
-    _act(db, clock, case, "dispatch", people.dispatcher, officer_id=people.officer.id)
+    case = _dispatched(db, clock, people)
     _act(db, clock, case, "accept", people.officer)
     _act(db, clock, case, "return", people.shift_leader, reason="签收有误")
     assert (case.state, case.officer_id) == (CaseState.DISPATCHED, people.officer.id)
@@ -225,9 +227,7 @@ def test_staff_return_an_accepted_case_one_step_back(
 def test_suspended_time_is_not_counted_the_due_time_moves_by_exactly_the_pause(
     db: Session, clock: ManualClock, people: People
 ) -> None:
-    case = make_report(db, clock, people.officer, channel="ai_alarm").case
-    _act(db, clock, case, "register", people.shift_leader)
-    _act(db, clock, case, "dispatch", people.dispatcher, officer_id=people.officer.id)
+    case = _dispatched(db, clock, people, channel="ai_alarm")
     due, warn = case.due_at, case.warn_at
     _act(db, clock, case, "request_suspension", people.officer, reason="当事人不在场")
     assert case.suspension_requested
@@ -305,9 +305,9 @@ def test_a_stale_expected_version_is_409_with_the_current_state(
 def test_the_officer_who_handled_the_case_may_not_check_his_own_work(
     db: Session, clock: ManualClock, people: People
 ) -> None:
-    case = make_report(db, clock, people.operator, channel="grid_report", matter_code="07002").case
-    _act(db, clock, case, "register", people.shift_leader)
-    _act(db, clock, case, "dispatch", people.dispatcher, officer_id=people.officer.id)
+    case = _dispatched(
+        db, clock, people, by=people.operator, channel="grid_report", matter_code="07002"
+    )
     _act(db, clock, case, "accept", people.officer)
     _act(db, clock, case, "handle", people.officer)
     with pytest.raises(Forbidden) as refused:
